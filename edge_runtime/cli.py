@@ -1,0 +1,9 @@
+"""Subcommands of this package (registered by mobilebert_edge.cli)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this package's subcommands."""

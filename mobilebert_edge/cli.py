@@ -1,0 +1,98 @@
+"""The ``mobilebert-edge`` command: one entry point, one subcommand per job.
+
+Each area registers its own subcommands (``<package>/cli.py: register(subparsers)``); those
+modules import only the standard library, and heavy libraries are imported inside the command,
+so ``predict``/``check``/``score`` work on a device that has only the base install.
+
+Exit codes: 0 success, 1 a user or data error (one line on stderr), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from edge_runtime.errors import EdgeError
+from mobilebert_edge import __version__
+
+# Modules that provide ``register(subparsers)``, in the order their commands are listed.
+COMMAND_MODULES = ("train.cli", "export.cli", "edge_runtime.cli", "data.cli")
+
+# Libraries that come with an extra, and the extra that brings them.
+EXTRAS = {
+    "torch": "train",
+    "transformers": "train",
+    "pandas": "train",
+    "onnx": "train",
+    "optimum": "train",
+    "matplotlib": "train",
+    "tqdm": "train",
+    "safetensors": "train",
+    "pyarrow": "parquet",
+    "ray": "ray",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="mobilebert-edge",
+        description="Fine-tune, export and serve small text classifiers on ordinary CPUs.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show full tracebacks for errors"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def _missing_extra(error: ModuleNotFoundError) -> str | None:
+    root = (error.name or "").split(".")[0]
+    extra = EXTRAS.get(root)
+    if extra is None:
+        return None
+    return (
+        f"this command needs '{root}', which is not installed; "
+        f"install the '{extra}' extra: pip install 'mobilebert-edge[{extra}]'"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv  # accepted before or after the subcommand
+    argv = [arg for arg in argv if arg != "--verbose"]
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse: 0 for --help/--version, 2 for usage errors
+        return int(exit_.code or 0)
+    try:
+        return int(args.func(args) or 0)
+    except EdgeError as error:
+        if verbose:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:
+        message = _missing_extra(error)
+        if message is None:
+            raise
+        if verbose:
+            traceback.print_exc()
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
