@@ -1,0 +1,47 @@
+"""Fixed, reproducible slices of the IMDb train split for benchmarks.
+
+One seeded permutation of ``../shared/data/imdb_train.csv.gz``: its first 5,000 reviews are the
+held-out evaluation slice that no benchmark trains on; the rest is the pool that training-size
+experiments draw from. Reviews whose text also appears in the tutorial sample are excluded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+IMDB_TRAIN = SHARED_DATA / "imdb_train.csv.gz"
+TUTORIAL_CSV = SHARED_DATA / "imdb_reviews_sample.csv"
+HELDOUT_SIZE = 5000
+SEED = 2011
+
+
+def _normal(text: str) -> str:
+    return " ".join(str(text).split()).lower()
+
+
+def _permuted() -> pd.DataFrame:
+    table = pd.read_csv(IMDB_TRAIN, usecols=["text", "label"])
+    tutorial = pd.read_csv(TUTORIAL_CSV, encoding="cp949")
+    seen = {_normal(text) for text in tutorial["Text"]}
+    table = table[~table["text"].map(_normal).isin(seen)]
+    order = np.random.default_rng(SEED).permutation(len(table))
+    return table.iloc[order].reset_index(drop=True)
+
+
+def heldout(n: int = HELDOUT_SIZE) -> pd.DataFrame:
+    """The first ``n`` (<= 5,000) reviews of the held-out slice: columns text, label (0/1)."""
+    if not 0 < n <= HELDOUT_SIZE:
+        raise ValueError(f"held-out size must be 1..{HELDOUT_SIZE}, got {n}")
+    return _permuted().iloc[:n].reset_index(drop=True)
+
+
+def training_pool(n: int) -> pd.DataFrame:
+    """``n`` reviews that are not in the held-out slice, stratified-balanced by construction order."""
+    pool = _permuted().iloc[HELDOUT_SIZE:]
+    if n > len(pool):
+        raise ValueError(f"only {len(pool)} reviews outside the held-out slice, asked for {n}")
+    return pool.iloc[:n].reset_index(drop=True)
