@@ -1,0 +1,233 @@
+"""The front class of the runtime: load a bundle, classify texts.
+
+Only onnxruntime, tokenizers and numpy. Texts are tokenized, sorted by length and run in batches
+padded to their longest item; results come back in input order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+
+from edge_runtime.bundle import read_manifest, verify_bundle
+from edge_runtime.errors import BundleError, InputError
+from edge_runtime.text import Batch, TextEncoder
+
+# Inputs the runtime knows how to fill, by the names transformers' exporters give them.
+KNOWN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The most probable label, its probability, and every label's probability."""
+
+    label: str
+    score: float
+    probabilities: dict[str, float]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (stable: the row maximum is subtracted first)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _check_texts(texts: Sequence[Any], offset: int = 0) -> None:
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputError(
+                f"text {offset + index} is not a string", expected="str", found=type(text).__name__
+            )
+
+
+def _check_batch_size(batch_size: int) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError("batch_size must be a positive integer", expected=">= 1", found=repr(batch_size))
+    return batch_size
+
+
+class Classifier:
+    """A text classifier served from a bundle folder (see :meth:`load`)."""
+
+    def __init__(self, session: Any, encoder: TextEncoder, manifest: dict[str, Any], path: Path) -> None:
+        self.session = session
+        self.encoder = encoder
+        self.manifest = manifest
+        self.path = path
+        self.labels: list[str] = list(manifest["labels"])
+        self._inputs: list[tuple[str, Any]] = []
+        for spec in session.get_inputs():
+            dtype = _INT_TYPES.get(spec.type)
+            if spec.name not in KNOWN_INPUTS or dtype is None:
+                raise BundleError(
+                    f"bundle {path}: the model has an input this runtime cannot feed",
+                    expected=f"int64/int32 inputs among {', '.join(KNOWN_INPUTS)}",
+                    found=f"{spec.name} {spec.type}",
+                    hint="re-export the bundle",
+                )
+            self._inputs.append((spec.name, dtype))
+        outputs = [o.name for o in session.get_outputs()]
+        wanted = (manifest.get("model") or {}).get("output")
+        if wanted is not None and wanted not in outputs:
+            raise BundleError(
+                f"bundle {path}: the model has no output {wanted!r}",
+                expected=wanted,
+                found=", ".join(outputs),
+                hint="re-export the bundle",
+            )
+        self._output = wanted or outputs[0]
+
+    @classmethod
+    def load(
+        cls, bundle: str | os.PathLike[str], *, threads: int | None = None, verify: bool = True
+    ) -> Classifier:
+        """Load a bundle folder; with ``verify`` (default) refuse a tampered or partial bundle.
+
+        ``threads`` sets onnxruntime's intra-op threads (default: onnxruntime's choice).
+        """
+        import onnxruntime as ort
+
+        path = Path(bundle)
+        manifest = verify_bundle(path) if verify else read_manifest(path)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise InputError("threads must be a positive integer", expected=">= 1", found=repr(threads))
+        tok = manifest["tokenizer"]
+        truncation = tok.get("truncation") or {}
+        tokenizer_file = path / tok["file"]
+        if not tokenizer_file.is_file():
+            raise BundleError(f"bundle {path}: {tok['file']} is missing", hint="copy the whole bundle folder")
+        try:
+            encoder = TextEncoder.from_file(
+                tokenizer_file,
+                max_length=int(tok["max_length"]),
+                rule=truncation.get("rule", "head"),
+                head_tokens=truncation.get("head_tokens"),
+            )
+        except InputError as error:
+            raise BundleError(f"bundle {path}: bad tokenizer settings in manifest.json: {error}") from error
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or 0
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        model_file = path / manifest["model"]["file"]
+        try:
+            session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own exception types (Fail, InvalidProtobuf, ...)
+            raise BundleError(
+                f"bundle {path}: onnxruntime cannot load {manifest['model']['file']} ({error})",
+                hint="re-export the bundle, or upgrade onnxruntime if the model needs a newer opset",
+            ) from error
+        return cls(session, encoder, manifest, path)
+
+    @property
+    def max_length(self) -> int:
+        """Longest input in tokens, special tokens included."""
+        return self.encoder.max_length
+
+    def tokenizer_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """The token ids the model sees for each text (special tokens included, unpadded)."""
+        _check_texts(texts)
+        return self.encoder.encode_ids(texts)
+
+    @overload
+    def predict(self, texts: str, batch_size: int = 32) -> Prediction: ...
+    @overload
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]: ...
+
+    def predict(self, texts: str | Sequence[str], batch_size: int = 32) -> Prediction | list[Prediction]:
+        """Classify one text (-> Prediction) or a list of texts (-> list, in input order)."""
+        if isinstance(texts, str):
+            return self._to_predictions(self.predict_proba([texts], batch_size))[0]
+        return self._to_predictions(self.predict_proba(texts, batch_size))
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Probabilities, shape (len(texts), len(labels)), rows in input order."""
+        if isinstance(texts, str):
+            raise InputError("predict_proba takes a list of texts", expected="list[str]", found="str")
+        _check_batch_size(batch_size)
+        texts = _as_list(texts)
+        _check_texts(texts)
+        return self._proba_sorted(texts, batch_size)
+
+    def iter_proba(
+        self, texts: Iterable[str], batch_size: int = 32, chunk_size: int | None = None
+    ) -> Iterator[np.ndarray]:
+        """Stream probabilities for an iterable of texts, holding one chunk in memory at a time.
+
+        Reads ``chunk_size`` texts (default ``16 * batch_size``), sorts them by length into
+        batches, and yields one array of shape (chunk, len(labels)) in input order; the arrays
+        concatenated are the rows of every text, in order.
+        """
+        _check_batch_size(batch_size)
+        chunk_size = _check_batch_size(chunk_size) if chunk_size is not None else 16 * batch_size
+        if isinstance(texts, str):
+            raise InputError("iter_proba takes an iterable of texts", expected="iterable of str", found="str")
+        iterator = iter(texts)
+        offset = 0
+        while chunk := list(islice(iterator, chunk_size)):
+            _check_texts(chunk, offset)
+            offset += len(chunk)
+            yield self._proba_sorted(chunk, batch_size)
+
+    def _to_predictions(self, proba: np.ndarray) -> list[Prediction]:
+        best = proba.argmax(axis=1) if len(proba) else []
+        return [
+            Prediction(
+                label=self.labels[k],
+                score=float(row[k]),
+                probabilities={label: float(p) for label, p in zip(self.labels, row)},
+            )
+            for row, k in zip(proba, best)
+        ]
+
+    def _proba_sorted(self, texts: list[str], batch_size: int) -> np.ndarray:
+        out = np.empty((len(texts), len(self.labels)), dtype=np.float64)
+        if not texts:
+            return out
+        rows = self.encoder.encode_ids(texts)
+        order = np.argsort([len(row) for row in rows], kind="stable")
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            out[index] = softmax(self._run(self.encoder.pad([rows[i] for i in index])))
+        return out
+
+    def _run(self, batch: Batch) -> np.ndarray:
+        arrays = {
+            "input_ids": batch.input_ids,
+            "attention_mask": batch.attention_mask,
+            "token_type_ids": batch.token_type_ids,
+        }
+        feed = {name: arrays[name].astype(dtype, copy=False) for name, dtype in self._inputs}
+        try:
+            (logits,) = self.session.run([self._output], feed)
+        except Exception as error:  # onnxruntime's own exception types
+            raise BundleError(
+                f"bundle {self.path}: onnxruntime failed to run the model ({error})",
+                hint="re-export the bundle",
+            ) from error
+        if logits.ndim != 2 or logits.shape != (len(batch.input_ids), len(self.labels)):
+            raise BundleError(
+                f"bundle {self.path}: the model's output does not match its labels",
+                expected=f"shape ({len(batch.input_ids)}, {len(self.labels)})",
+                found=f"shape {tuple(logits.shape)}",
+                hint="re-export the bundle",
+            )
+        return logits
+
+
+def _as_list(texts: Any) -> list[Any]:
+    if isinstance(texts, (bytes, dict)) or not isinstance(texts, Iterable):
+        raise InputError(
+            "texts must be a string or a list of strings", expected="str or list[str]", found=type(texts).__name__
+        )
+    return list(texts)
