@@ -77,3 +77,27 @@ def shared_data() -> Path:
     if not TUTORIAL_CSV.exists():
         pytest.fail(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def _export_tiny(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path, precision: str) -> Path:
+    from export import export_bundle
+
+    out = tmp_path_factory.mktemp(f"tiny-bundle-{precision}") / "bundle"
+    export_bundle(checkpoint, out, precision=precision, log=lambda _line: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_mobilebert_dir: Path) -> Path:
+    """An int8 bundle exported from ``tiny_mobilebert_dir`` (read-only: copy before changing).
+
+    Its golden texts are replayed one per batch: int8 activations are quantized per batch, so the
+    tiny random model's outputs move with batch composition.
+    """
+    return _export_tiny(tmp_path_factory, tiny_mobilebert_dir, "int8")
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_fp32(tmp_path_factory: pytest.TempPathFactory, tiny_mobilebert_dir: Path) -> Path:
+    """An fp32 bundle exported from ``tiny_mobilebert_dir`` (read-only: copy before changing)."""
+    return _export_tiny(tmp_path_factory, tiny_mobilebert_dir, "fp32")

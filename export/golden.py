@@ -1,0 +1,54 @@
+"""Golden texts: a few inputs with the probabilities the exported model gives them, so a device
+can replay them (``mobilebert-edge check``) and prove it computes the same thing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from export import evaluate
+from export.encode import Encoder
+
+BUILTIN_TEXTS = (
+    "A wonderful film: moving, funny and beautifully acted.",
+    "Dull, predictable and far too long. I want my two hours back.",
+    "It was fine.",
+    "The plot made no sense, but the music was lovely and the cast clearly had fun.",
+    "Worst. Movie. Ever.",
+    "I didn't expect much, yet by the end I was in tears.<br /><br />Highly recommended.",
+    "Une belle surprise — naïve et touchante. 🎬",
+    "meh",
+)
+DEFAULT_COUNT = 8
+MIN_ATOL = 1e-3
+
+
+def pick_texts(pool: Sequence[str] | None, count: int = DEFAULT_COUNT) -> list[str]:
+    """``count`` texts spread over the length range of ``pool`` (or the built-ins)."""
+    if not pool:
+        return list(BUILTIN_TEXTS[:count])
+    by_length = sorted(set(pool), key=len)
+    if len(by_length) <= count:
+        return by_length
+    step = (len(by_length) - 1) / (count - 1)
+    return [by_length[round(i * step)] for i in range(count)]
+
+
+def golden(sess, encoder: Encoder, texts: Sequence[str], atol: float = MIN_ATOL) -> dict[str, Any]:
+    """Probabilities of each text run alone (``batch_size`` 1: the way ``check`` replays them).
+
+    Dynamically quantized activations share one scale per batch, so an int8 model's outputs move
+    with batch composition; ``batch_drift`` records how far for these texts run as one batch.
+    """
+    single = np.concatenate([evaluate.softmax(evaluate.run(sess, encoder.batch([t]))) for t in texts])
+    batched = evaluate.softmax(evaluate.logits(sess, encoder, texts, batch_size=len(texts)))
+    return {
+        "atol": atol,
+        "batch_size": 1,
+        "batch_drift": float(np.abs(single - batched).max()),
+        "examples": [
+            {"text": text, "probabilities": [round(float(p), 7) for p in row]} for text, row in zip(texts, single)
+        ],
+    }

@@ -1,0 +1,175 @@
+"""``export_bundle``: checkpoint folder -> validated (optionally int8) bundle, in one straight line."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from edge_runtime.errors import InputError
+from export import evaluate, golden as golden_mod, validate as validate_mod
+from export.bundle import MODEL_FILE, TOKENIZER_FILE, staging, versions, write_manifest
+from export.checkpoint import load_model, load_tokenizer, read_checkpoint
+from export.encode import Encoder
+from export.errors import ExportValidationError, QualityGateError
+from export.onnx_export import DEFAULT_OPSET, OUTPUT_NAME, export_onnx
+from export.optimize import optimize as optimize_graph
+from export.quantize import DEFAULT_OP_TYPES, quantize as quantize_graph
+
+PRECISIONS = ("int8", "fp32")
+
+
+def _save_tokenizer(tokenizer, path: Path) -> None:
+    """The fast tokenizer's tokenizer.json, without truncation or padding (the runtime does both)."""
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.no_truncation()
+    backend.no_padding()
+    backend.save(str(path))
+
+
+def export_bundle(
+    checkpoint: str | Path,
+    out: str | Path,
+    *,
+    precision: str = "int8",
+    per_channel: bool = False,
+    optimize: bool = True,
+    eval_data: str | Path | None = None,
+    max_accuracy_drop: float = 1.0,
+    max_length: int | None = None,
+    tokenizer: str | Path | None = None,
+    opset: int = DEFAULT_OPSET,
+    op_types: Sequence[str] = DEFAULT_OP_TYPES,
+    golden_texts: Sequence[str] | None = None,
+    atol: float = validate_mod.DEFAULT_ATOL,
+    overwrite: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Export ``checkpoint`` to the bundle folder ``out``; return the export report.
+
+    Raises ``CheckpointError`` for a bad folder, ``ExportValidationError`` when the ONNX graph does
+    not reproduce PyTorch, ``QualityGateError`` when int8 loses more than ``max_accuracy_drop``
+    accuracy points on the evaluation texts.
+    """
+    started = time.perf_counter()
+    if precision not in PRECISIONS:
+        raise InputError("unknown precision", expected=" | ".join(PRECISIONS), found=repr(precision))
+    out = Path(out)
+    ckpt = read_checkpoint(checkpoint, max_length=max_length, tokenizer=tokenizer)
+    from export.bundle import check_destination
+
+    check_destination(out, overwrite)
+    log(f"checkpoint {ckpt.path}: {ckpt.architecture or 'classifier'}, labels {ckpt.labels}, "
+        f"max_length {ckpt.max_length}, truncation {ckpt.rule}")
+    model = load_model(ckpt)
+    hf_tokenizer = load_tokenizer(ckpt)
+    encoder = Encoder(hf_tokenizer, ckpt.max_length, ckpt.rule, ckpt.head_tokens)
+
+    eval_path = Path(eval_data) if eval_data is not None else ckpt.validation_file
+    eval_texts: list[str] = []
+    truth: list[int] | None = None
+    if eval_path is not None:
+        eval_texts, truth = evaluate.read_eval_data(eval_path, ckpt.labels)
+        log(f"evaluation texts: {len(eval_texts)} from {eval_path}")
+    check_texts = golden_mod.pick_texts(eval_texts) + [" ".join(golden_mod.BUILTIN_TEXTS) * 20]
+    report: dict[str, Any] = {"source": {"checkpoint": ckpt.path.name, "kind": "mobilebert-edge" if ckpt.ours else "save_pretrained"}}
+
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.work.", dir=out.parent) as work_dir:
+        work = Path(work_dir)
+        raw = work / "fp32.onnx"
+        log(f"exporting ONNX (opset {opset}, dynamic batch and sequence axes)")
+        names = export_onnx(model, encoder.batch(check_texts[:2]), raw, opset=opset)
+        sess = evaluate.session(raw)
+        parity = validate_mod.validate(model, names, sess, encoder, check_texts, atol)
+        log(f"fp32 ONNX vs PyTorch: max |logit diff| {max(parity['batch_1_max_abs_diff'], parity['batch_n_max_abs_diff']):.2e} "
+            f"(batch 1 and batch {len(check_texts)}; atol {atol:g})")
+        parity["padding"] = validate_mod.padding_effect(sess, encoder, check_texts)
+        log(f"dynamic padding vs padding to {ckpt.max_length}: max |logit change| "
+            f"{parity['padding']['dynamic_vs_max_length_max_logit_change']:.2e}")
+        report["parity"] = parity
+        report["export"] = {"exporter": "torch.onnx (TorchScript)", "opset": opset, "inputs": names}
+
+        fp32 = raw
+        if optimize:
+            fused = work / "fp32-fused.onnx"
+            info = optimize_graph(raw, fused, ckpt.config)
+            if info["applied"]:
+                try:
+                    info["parity"] = validate_mod.validate(model, names, evaluate.session(fused), encoder, check_texts, atol)
+                    fp32 = fused
+                    log(f"fused graph: {info['fused'] or 'no fusions matched'}")
+                except ExportValidationError as error:
+                    info = {"applied": False, "reason": f"fused graph failed validation: {error}"}
+                    log(f"fusions dropped: {error}")
+            report["optimization"] = info
+        else:
+            report["optimization"] = {"applied": False, "reason": "disabled"}
+        fp32_session = evaluate.session(fp32)
+
+        final, final_session = fp32, fp32_session
+        if precision == "int8":
+            int8 = work / "int8.onnx"
+            log(f"quantizing to int8 ({', '.join(op_types)}{', per-channel' if per_channel else ''})")
+            quant = quantize_graph(fp32, int8, per_channel=per_channel, op_types=tuple(op_types))
+            final, final_session = int8, evaluate.session(int8)
+            texts = eval_texts or check_texts
+            ref = evaluate.logits(fp32_session, encoder, texts, progress="fp32")
+            got = evaluate.logits(final_session, encoder, texts, progress="int8")
+            quant.update(evaluate.compare(ref, got, truth if eval_texts else None))
+            quant["measured"] = bool(eval_texts)
+            quant["max_accuracy_drop"] = max_accuracy_drop
+            if eval_texts:
+                log(f"int8 vs fp32 on {len(texts)} texts: accuracy {quant['int8_accuracy']:.2f}% vs "
+                    f"{quant['fp32_accuracy']:.2f}%, label agreement {quant['label_agreement']:.2f}%, "
+                    f"max probability difference {quant['max_probability_difference']:.4f}")
+            else:
+                quant["note"] = "no labelled evaluation data: quantization accuracy was not measured"
+                log(f"{quant['note']}; label agreement on {len(texts)} check texts {quant['label_agreement']:.1f}%")
+            report["quantization"] = quant
+            if eval_texts and quant["accuracy_drop_points"] > max_accuracy_drop:
+                raise QualityGateError(
+                    f"int8 quantization lost {quant['accuracy_drop_points']:.2f} accuracy points on {len(texts)} "
+                    f"evaluation texts ({quant['fp32_accuracy']:.2f}% -> {quant['int8_accuracy']:.2f}%)",
+                    expected=f"a drop of at most {max_accuracy_drop:g} points (--max-accuracy-drop)",
+                    found=f"{quant['accuracy_drop_points']:.2f}",
+                    hint="no bundle written; export with --precision fp32, try --per-channel, or raise --max-accuracy-drop",
+                )
+        else:
+            quant = {"applied": False}
+            if eval_texts:
+                probs = evaluate.logits(fp32_session, encoder, eval_texts, progress="fp32")
+                accuracy = float((probs.argmax(1) == truth).mean() * 100)
+                quant["fp32_accuracy"] = round(accuracy, 3)
+                quant["texts"] = len(eval_texts)
+                log(f"fp32 accuracy on {len(eval_texts)} texts: {accuracy:.2f}%")
+            report["quantization"] = quant
+
+        gold = golden_mod.golden(final_session, encoder, list(golden_texts) if golden_texts else golden_mod.pick_texts(eval_texts))
+        report["golden_batch_drift"] = gold["batch_drift"]
+        report["sizes"] = {"fp32_bytes": fp32.stat().st_size, "model_bytes": final.stat().st_size}
+        report["seconds"] = round(time.perf_counter() - started, 1)
+
+        with staging(out, overwrite) as folder:
+            shutil.copyfile(final, folder / MODEL_FILE)
+            _save_tokenizer(hf_tokenizer, folder / TOKENIZER_FILE)
+            declared = [item.name for item in final_session.get_inputs()]
+            write_manifest(folder, {
+                "labels": ckpt.labels,
+                "model": {"file": MODEL_FILE, "precision": precision, "inputs": declared, "output": OUTPUT_NAME,
+                          "architecture": ckpt.architecture or type(model).__name__},
+                "tokenizer": {"file": TOKENIZER_FILE, "max_length": ckpt.max_length,
+                              "truncation": {"rule": ckpt.rule, "head_tokens": ckpt.head_tokens}},
+                "versions": versions(),
+                "report": report,
+                "golden": {"atol": gold["atol"], "batch_size": gold["batch_size"], "examples": gold["examples"]},
+            })
+    mib = 2**20
+    log(f"bundle {out}: {precision}, model {report['sizes']['model_bytes'] / mib:.1f} MiB "
+        f"(fp32 {report['sizes']['fp32_bytes'] / mib:.1f} MiB), {len(gold['examples'])} golden texts "
+        f"(atol {gold['atol']:g}), {report['seconds']:.0f} s")
+    return report
