@@ -1,0 +1,70 @@
+"""Choose the text and label columns: given explicitly, or inferred from common names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from data.errors import DataError
+
+# Common names, most specific first; matched case-insensitively.
+TEXT_NAMES = ("text", "review", "sentence", "content", "document", "comment", "body", "tweet")
+LABEL_NAMES = ("label", "sentiment", "labels", "class", "target", "category", "polarity")
+
+
+def _find(columns: Sequence[str], wanted: str) -> str | None:
+    """The column called ``wanted``: exactly if present, else case-insensitively."""
+    if wanted in columns:
+        return wanted
+    folded = [c for c in columns if str(c).strip().lower() == wanted.strip().lower()]
+    return folded[0] if folded else None
+
+
+def _available(columns: Sequence[str]) -> str:
+    return ", ".join(repr(str(c)) for c in columns)
+
+
+def _pick(
+    columns: Sequence[str], explicit: str | None, common: Sequence[str], role: str, source: str
+) -> tuple[str, bool]:
+    """The column to use for ``role`` ('text' or 'label') and whether it was inferred."""
+    if explicit is not None:
+        found = _find(columns, explicit)
+        if found is None:
+            raise DataError(
+                f"{source}: no {role} column {explicit!r}",
+                hint=f"available columns: {_available(columns)}; pass --{role}-column NAME",
+            )
+        return found, False
+    for name in common:
+        found = _find(columns, name)
+        if found is not None:
+            return found, True
+    raise DataError(
+        f"{source}: cannot tell which column holds the {role}s",
+        expected=f"one of {', '.join(common)} (any case)",
+        found=_available(columns),
+        hint=f"pass --{role}-column NAME",
+    )
+
+
+def choose_columns(
+    columns: Sequence[str],
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    source: str = "data",
+    log: Callable[[str], object] = print,
+) -> tuple[str, str]:
+    """The (text, label) column names of a table; says through ``log`` which were chosen."""
+    columns = [str(c) for c in columns]
+    text, text_inferred = _pick(columns, text_column, TEXT_NAMES, "text", source)
+    label, label_inferred = _pick(columns, label_column, LABEL_NAMES, "label", source)
+    if text == label:
+        raise DataError(
+            f"{source}: the text and label columns are the same column {text!r}",
+            hint="pass different --text-column and --label-column",
+        )
+    how = "inferred" if text_inferred or label_inferred else "given"
+    override = "; override with --text-column/--label-column" if how == "inferred" else ""
+    log(f"{source}: text column {text!r}, label column {label!r} ({how}{override})")
+    return text, label

@@ -1,0 +1,166 @@
+"""Labelled texts for training and evaluation: load a data file, check every row, split it.
+
+The trainer's API::
+
+    data = load_labelled("reviews.csv")                  # infers columns, maps labels, checks rows
+    train, val = stratified_split(data, val_fraction=0.2, seed=0)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from data.columns import choose_columns
+from data.errors import DataError
+from data.labels import LabelEncoder, check_label_names, infer_label_names, normalize_label
+from data.split import stratified_indices
+
+Log = Callable[[str], object]
+SHOWN_BAD_ROWS = 5
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    """Texts with class ids; ``label_names[id]`` names a class; ``rows`` are 1-based data-row numbers."""
+
+    texts: list[str]
+    labels: list[int]
+    label_names: list[str]
+    source: str
+    rows: list[int]
+
+    def __post_init__(self) -> None:
+        assert len(self.texts) == len(self.labels) == len(self.rows), "texts, labels, rows differ in length"
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per label name, in id order."""
+        counter = Counter(self.labels)
+        return {name: counter.get(i, 0) for i, name in enumerate(self.label_names)}
+
+    def subset(self, indices: Sequence[int]) -> LabelledTexts:
+        """The rows at ``indices`` (positions, not row numbers), same label names and source."""
+        return LabelledTexts(
+            texts=[self.texts[i] for i in indices],
+            labels=[self.labels[i] for i in indices],
+            label_names=list(self.label_names),
+            source=self.source,
+            rows=[self.rows[i] for i in indices],
+        )
+
+
+def _text_of(value: object) -> str | None:
+    """The text of a cell, or None when it is missing or blank."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if text.strip() else None
+
+
+def _bad_rows_message(source: str, bad: list[tuple[int, str]]) -> str:
+    shown = "; ".join(f"row {row}: {reason}" for row, reason in bad[:SHOWN_BAD_ROWS])
+    more = f"; and {len(bad) - SHOWN_BAD_ROWS} more" if len(bad) > SHOWN_BAD_ROWS else ""
+    noun = "row" if len(bad) == 1 else "rows"
+    return f"{source}: {len(bad)} bad {noun} ({shown}{more})"
+
+
+def _is_imdb_source(path: Path) -> bool:
+    from data.imdb import is_imdb_source
+
+    return is_imdb_source(path)
+
+
+def _read(path: Path, encoding: str | None, log: Log):  # -> pd.DataFrame
+    if _is_imdb_source(path):
+        from data.imdb import read_imdb
+
+        log(f"{path}: reading the IMDb train split")
+        return read_imdb(path, split="train")
+    from data.readers import read_table
+
+    return read_table(path, encoding=encoding)
+
+
+def load_labelled(
+    path: str | Path,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_names: Sequence[str] | None = None,
+    skip_bad_rows: bool = False,
+    encoding: str | None = None,
+    log: Log = print,
+) -> LabelledTexts:
+    """Read a data file (CSV/TSV/JSONL/Parquet, gzip'd or not, or an IMDb folder/tarball).
+
+    ``label_names`` reuses a known mapping (e.g. for a validation file); otherwise it is inferred
+    (see ``data.labels``). Rows with a missing or blank text, a missing label or a label outside
+    ``label_names`` raise ``DataError`` listing file and row numbers, or with ``skip_bad_rows``
+    are skipped and counted through ``log``.
+    """
+    path = Path(path)
+    source = str(path)
+    table = _read(path, encoding, log)
+    text_col, label_col = choose_columns(
+        list(table.columns), text_column=text_column, label_column=label_column, source=source, log=log
+    )
+    row_numbers = [int(r) for r in table.index]
+    raw_texts = table[text_col].tolist()
+    raw_labels = [normalize_label(v) for v in table[label_col].tolist()]
+
+    if label_names is None:
+        names = infer_label_names(v for v, t in zip(raw_labels, raw_texts) if v is not None and _text_of(t))
+        if len(names) < 2:
+            found = f"only {names[0]!r}" if names else "none"
+            raise DataError(
+                f"{source}: column {label_col!r} needs at least two different labels",
+                found=found,
+                hint="check --label-column",
+            )
+    else:
+        names = check_label_names(list(label_names))
+    encoder = LabelEncoder(names)
+
+    texts: list[str] = []
+    labels: list[int] = []
+    rows: list[int] = []
+    bad: list[tuple[int, str]] = []
+    for row, raw_text, raw_label in zip(row_numbers, raw_texts, raw_labels):
+        text = _text_of(raw_text)
+        if text is None:
+            bad.append((row, "empty text" if raw_text is not None and raw_text == raw_text else "missing text"))
+            continue
+        if raw_label is None:
+            bad.append((row, "missing label"))
+            continue
+        label = encoder.encode(raw_label)
+        if label is None:
+            bad.append((row, f"unknown label {str(raw_label)!r} (known: {', '.join(names)})"))
+            continue
+        texts.append(text)
+        labels.append(label)
+        rows.append(row)
+
+    if bad and not skip_bad_rows:
+        raise DataError(_bad_rows_message(source, bad), hint="fix them, or pass --skip-bad-rows to skip them")
+    if bad:
+        log(f"skipped {_bad_rows_message(source, bad)}")
+    if not texts:
+        raise DataError(f"{source}: no usable rows left after skipping bad rows")
+    data = LabelledTexts(texts=texts, labels=labels, label_names=names, source=source, rows=rows)
+    counts = ", ".join(f"{name}: {n}" for name, n in data.counts().items())
+    log(f"{source}: {len(data)} rows ({counts})")
+    return data
+
+
+def stratified_split(data: LabelledTexts, val_fraction: float, seed: int) -> tuple[LabelledTexts, LabelledTexts]:
+    """A seeded, stratified (train, validation) split; every class is in both parts."""
+    train, validation = stratified_indices(
+        data.labels, val_fraction, seed, label_names=data.label_names, source=data.source
+    )
+    return data.subset(train), data.subset(validation)

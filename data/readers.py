@@ -1,0 +1,134 @@
+"""Read a table of data (CSV, TSV, JSONL, Parquet; gzip'd or not) into a pandas DataFrame.
+
+Every value is read as text (``dtype=str``, no NA guessing) so that labels and texts arrive as
+written; the DataFrame index holds the 1-based data-row numbers used in error messages (the
+header is not counted; for JSONL it is the line number).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from data.errors import DataError
+from edge_runtime.encoding import open_text
+
+if TYPE_CHECKING:  # pandas is imported where it is used
+    import pandas as pd
+
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+SUPPORTED = ".csv, .tsv, .jsonl, .parquet (text formats also gzip'd, e.g. .csv.gz)"
+
+
+def table_format(path: Path) -> str:
+    """The format named by the file's suffix (a trailing .gz is looked through)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    fmt = FORMATS.get(suffixes[-1]) if suffixes else None
+    if fmt is None:
+        raise DataError(f"{path}: unknown data format", expected=SUPPORTED, found=path.name)
+    return fmt
+
+
+def check_data_path(path: Path) -> None:
+    """Raise ``DataError`` unless ``path`` is an existing, non-empty file."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file", hint="check the path")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a data file", hint=f"pass a file: {SUPPORTED}")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty", hint="expected a header line and data rows")
+
+
+def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read a data file into a DataFrame of strings (Parquet keeps its column types)."""
+    path = Path(path)
+    check_data_path(path)
+    fmt = table_format(path)
+    if fmt == "parquet":
+        table = _read_parquet(path)
+    elif fmt == "jsonl":
+        table = _read_jsonl(path, encoding)
+    else:
+        table = _read_delimited(path, "," if fmt == "csv" else "\t", encoding)
+    if len(table.columns) == 0:
+        raise DataError(f"{path}: the file is empty", hint="expected a header line and data rows")
+    if len(table) == 0:
+        raise DataError(
+            f"{path}: no data rows",
+            hint=f"only a header was found ({', '.join(map(str, table.columns))})",
+        )
+    return table
+
+
+def _read_delimited(path: Path, sep: str, encoding: str | None) -> pd.DataFrame:
+    import pandas as pd
+
+    kind = "CSV" if sep == "," else "TSV"
+    with open_text(path, encoding) as stream:
+        try:
+            table = pd.read_csv(stream, sep=sep, dtype=str, keep_default_na=False, na_filter=False)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path}: the file is empty", hint="expected a header line and data rows") from None
+        except pd.errors.ParserError as error:
+            detail = str(error).strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
+            raise DataError(
+                f"{path}: cannot parse as {kind} ({detail})",
+                hint="check quoting and the number of fields on that line",
+            ) from None
+    table.index = range(1, len(table) + 1)
+    return table
+
+
+def _read_jsonl(path: Path, encoding: str | None) -> pd.DataFrame:
+    import pandas as pd
+
+    records: list[dict] = []
+    lines: list[int] = []
+    with open_text(path, encoding) as stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(f"{path}: line {number} is not valid JSON ({error.msg})") from None
+            if not isinstance(record, dict):
+                raise DataError(
+                    f"{path}: line {number} is not a JSON object",
+                    expected='one {"column": value, ...} object per line',
+                    found=type(record).__name__,
+                )
+            records.append(record)
+            lines.append(number)
+    if not records:
+        raise DataError(f"{path}: the file is empty", hint="expected one JSON object per line")
+    table = pd.DataFrame.from_records(records)
+    table.index = lines
+    return table
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        table = pd.read_parquet(path)
+    except ImportError as error:
+        raise DataError(
+            f"{path}: reading Parquet needs pyarrow", hint="pip install 'mobilebert-edge[parquet]'"
+        ) from error
+    except (OSError, ValueError) as error:  # pyarrow: ArrowInvalid (ValueError), ArrowIOError (OSError)
+        raise DataError(f"{path}: cannot read as Parquet ({error})") from None
+    table = table.reset_index(drop=True)
+    table.index = range(1, len(table) + 1)
+    return table
