@@ -1,9 +1,65 @@
-"""Subcommands of this package (registered by mobilebert_edge.cli)."""
+"""The ``export`` subcommand (registered by mobilebert_edge.cli). Standard library only at import."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this package's subcommands."""
+    """Add the export subcommand."""
+    parser = subparsers.add_parser(
+        "export",
+        help="export a fine-tuned classifier folder to a validated (int8) ONNX bundle",
+        description="Export a fine-tuned Hugging Face sequence-classification folder (from "
+        "'mobilebert-edge train' or save_pretrained) to a bundle: model.onnx, tokenizer.json, manifest.json.",
+    )
+    parser.add_argument("checkpoint", type=Path, help="checkpoint folder")
+    parser.add_argument("--out", type=Path, required=True, help="bundle folder to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
+    model = parser.add_argument_group("model")
+    model.add_argument("--precision", choices=("int8", "fp32"), default="int8", help="default: int8")
+    model.add_argument("--per-channel", action="store_true", help="int8 weights quantized per output channel")
+    model.add_argument(
+        "--no-optimize", dest="optimize", action="store_false",
+        help="skip onnxruntime's transformer fusions before quantizing",
+    )
+    model.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
+    tokens = parser.add_argument_group("tokenizer (for folders without mobilebert_edge.json)")
+    tokens.add_argument("--max-length", type=int, default=None, help="tokens per text (default: the checkpoint's, else 256)")
+    tokens.add_argument("--tokenizer", type=Path, default=None, help="tokenizer folder, if the checkpoint has none")
+    quality = parser.add_argument_group("quality gate")
+    quality.add_argument(
+        "--eval-data", type=Path, default=None,
+        help="labelled texts to compare int8 with fp32 (default: the checkpoint's validation.jsonl)",
+    )
+    quality.add_argument(
+        "--max-accuracy-drop", type=float, default=1.0,
+        help="refuse an int8 bundle that loses more accuracy points than this (default: 1.0)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export and print a summary; errors propagate to the dispatcher (exit 1)."""
+    from export import export_bundle
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    report = export_bundle(
+        args.checkpoint, args.out, precision=args.precision, per_channel=args.per_channel,
+        optimize=args.optimize, eval_data=args.eval_data, max_accuracy_drop=args.max_accuracy_drop,
+        max_length=args.max_length, tokenizer=args.tokenizer, opset=args.opset, overwrite=args.overwrite, log=log,
+    )
+    quant = report.get("quantization", {})
+    summary = [f"wrote {args.out}"]
+    summary.append(f"model {report['sizes']['model_bytes'] / 2**20:.1f} MiB ({args.precision}; fp32 {report['sizes']['fp32_bytes'] / 2**20:.1f} MiB)")
+    summary.append(f"fp32 parity {max(report['parity']['batch_1_max_abs_diff'], report['parity']['batch_n_max_abs_diff']):.1e}")
+    if "int8_accuracy" in quant:
+        summary.append(f"accuracy int8 {quant['int8_accuracy']:.2f}% / fp32 {quant['fp32_accuracy']:.2f}%")
+    elif "fp32_accuracy" in quant:
+        summary.append(f"accuracy fp32 {quant['fp32_accuracy']:.2f}%")
+    print(", ".join(summary))
+    return 0
