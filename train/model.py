@@ -1,0 +1,93 @@
+"""Load the base encoder with a fresh classification head, and its fast tokenizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from train.errors import ModelLoadError
+
+
+def _brief(error: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
+
+
+def resolve_model_source(name: str) -> str:
+    """A local model folder (checked) or a hub id (returned unchanged)."""
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelLoadError(
+                f"model path {name!r} is a file",
+                expected="a Hugging Face model folder (config.json, weights, tokenizer files)",
+                found="a file",
+            )
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"model folder {name!r} is not a Hugging Face model folder",
+                expected="config.json with the weights and tokenizer files",
+                found=", ".join(sorted(p.name for p in path.iterdir())[:8]) or "an empty folder",
+                hint="pass the folder that save_pretrained wrote",
+            )
+        return str(path)
+    if _looks_like_path(name):
+        raise ModelLoadError(
+            f"model folder {name!r} does not exist",
+            hint="pass an existing local Hugging Face model folder or a hub id such as google/mobilebert-uncased",
+        )
+    return name
+
+
+def _hub_error(name: str, error: BaseException) -> ModelLoadError:
+    reason = _brief(error)
+    if "not a valid model identifier" in reason or "Repository Not Found" in reason:
+        return ModelLoadError(
+            f"model {name!r} is neither a local folder nor a model on the Hugging Face hub ({reason})",
+            hint="check the name, or pass a local Hugging Face model folder with --model PATH",
+        )
+    return ModelLoadError(
+        f"cannot download model {name!r} (no network or hub unreachable: {reason})",
+        hint="pass a local Hugging Face model folder with --model PATH",
+    )
+
+
+def load_model(name: str, label_names: list[str]) -> tuple[Any, Any]:
+    """``(model, tokenizer)``: a sequence classifier with ``len(label_names)`` outputs and a fast tokenizer."""
+    import transformers
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    source = resolve_model_source(name)
+    local = source != name or Path(source).exists()
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # the "newly initialized head" notice is expected here
+    try:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                source,
+                num_labels=len(label_names),
+                id2label=dict(enumerate(label_names)),
+                label2id={label: i for i, label in enumerate(label_names)},
+                ignore_mismatched_sizes=True,
+            )
+        except (OSError, ValueError) as error:  # ConnectionError, offline mode, missing files...
+            if local:
+                raise ModelLoadError(
+                    f"cannot load the model in folder {source!r} ({_brief(error)})",
+                    hint="pass a folder written by save_pretrained (config.json, weights, tokenizer files)",
+                ) from error
+            raise _hub_error(name, error) from error
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelLoadError(
+            f"model {name!r} has no fast tokenizer",
+            expected="a tokenizer.json or a tokenizer transformers can convert to a fast one",
+            found=type(tokenizer).__name__,
+        )
+    return model, tokenizer

@@ -1,0 +1,71 @@
+"""Training presets: named sets of settings, kept as plain data in one place.
+
+``tutorial`` reproduces the recipe the project started from (every item padded to 256 tokens, head
+truncation, batch 8, AdamW at a constant 2e-5, 4 epochs, fp32, last epoch kept). ``fast`` is the
+default: dynamic padding over length-grouped batches, warmup then linear decay, bf16 autocast where
+the CPU supports it, early stopping with best-epoch restore. ``accurate`` trades time for accuracy:
+head+tail truncation over a longer window and more epochs. The values of ``fast`` and ``accurate``
+come from the measurements in docs/BENCHMARKS.md (section train-vs-tutorial).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_PRESET = "fast"
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "tutorial": {
+        "max_length": 256,
+        "truncation": "head",
+        "padding": "max_length",
+        "group_by_length": False,
+        "batch_size": 8,
+        "lr": 2e-5,
+        "schedule": "constant",
+        "warmup_ratio": 0.0,
+        "weight_decay": 0.0,
+        "max_grad_norm": 0.0,
+        "epochs": 4,
+        "patience": 0,
+        "restore_best": False,
+        "precision": "fp32",
+    },
+    "fast": {
+        "max_length": 256,
+        "truncation": "head",
+        "padding": "longest",
+        "group_by_length": True,
+        "batch_size": 8,
+        "lr": 5e-5,
+        "schedule": "linear",
+        "warmup_ratio": 0.1,
+        "weight_decay": 0.01,
+        "max_grad_norm": 1.0,
+        "epochs": 2,
+        "patience": 1,
+        "restore_best": True,
+        "precision": "auto",
+    },
+    "accurate": {
+        "max_length": 512,
+        "truncation": "head_tail",
+        "padding": "longest",
+        "group_by_length": True,
+        "batch_size": 8,
+        "lr": 5e-5,
+        "schedule": "linear",
+        "warmup_ratio": 0.1,
+        "weight_decay": 0.01,
+        "max_grad_norm": 1.0,
+        "epochs": 4,
+        "patience": 2,
+        "restore_best": True,
+        "precision": "auto",
+    },
+}
+
+
+def preset_names() -> list[str]:
+    """The preset names, default first."""
+    return [DEFAULT_PRESET, *(name for name in PRESETS if name != DEFAULT_PRESET)]

@@ -1,0 +1,147 @@
+"""One training run from files to a checkpoint folder: load data, split, encode, fit, save."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from train.config import TrainConfig
+from train.output import MANIFEST, VALIDATION_FILE, prepare_output, save_checkpoint
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class RunResult:
+    out: Path
+    best_epoch: int | None
+    saved_epoch: int
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    seconds: float
+    precision: str
+    written: dict[str, Path] | None = None
+    model: Any = None
+    tokenizer: Any = None
+
+
+def data_fingerprint(train: Any, val: Any) -> str:
+    payload = json.dumps([train.texts, train.labels, val.texts, val.labels, train.label_names], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def load_splits(data_path: str, val_path: str | None, config: TrainConfig, *, text_column: str | None,
+                label_column: str | None, skip_bad_rows: bool, log: Callable[[str], None]) -> tuple[Any, Any]:
+    """Training and validation sets: an explicit validation file, or a seeded stratified split."""
+    from data import load_labelled, stratified_split
+
+    data = load_labelled(data_path, text_column=text_column, label_column=label_column,
+                         skip_bad_rows=skip_bad_rows, log=log)
+    if val_path:
+        val = load_labelled(val_path, text_column=text_column, label_column=label_column,
+                            label_names=data.label_names, skip_bad_rows=skip_bad_rows, log=log)
+        return data, val
+    return stratified_split(data, config.val_fraction, config.seed)
+
+
+def train_run(
+    config: TrainConfig,
+    *,
+    data: str,
+    out: str | Path,
+    val_data: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    skip_bad_rows: bool = False,
+    resume: bool = False,
+    overwrite: bool = False,
+    log: Callable[[str], None] = _stderr,
+) -> RunResult:
+    """Fine-tune ``config.model`` on ``data`` and write the checkpoint folder ``out``."""
+    started = time.perf_counter()
+    out = Path(out)
+    prepare_output(out, resume=resume, overwrite=overwrite)
+
+    import torch
+
+    from train.encode import encode_texts
+    from train.loop import fit
+    from train.model import load_model
+    from train.precision import resolve_precision
+    from train.resume import EpochCheckpoints
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    precision = resolve_precision(config.precision)
+    train_set, val_set = load_splits(data, val_data, config, text_column=text_column,
+                                     label_column=label_column, skip_bad_rows=skip_bad_rows, log=log)
+    labels = list(train_set.label_names)
+    log(f"{len(train_set.texts)} training / {len(val_set.texts)} validation texts, labels {labels}")
+    model, tokenizer = load_model(config.model, labels)
+    encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
+    train_enc = encode_texts(tokenizer, train_set.texts, train_set.labels, **encode)
+    val_enc = encode_texts(tokenizer, val_set.texts, val_set.labels, **encode)
+
+    checkpoints = EpochCheckpoints(out, config, data_fingerprint(train_set, val_set))
+    if not resume:
+        checkpoints.clear()
+        (out / MANIFEST).unlink(missing_ok=True)
+    log(f"training {config.model} ({config.preset} preset, {precision}, {torch.get_num_threads()} threads)")
+    state = fit(model, train_enc, val_enc, config, pad_id=tokenizer.pad_token_id or 0, precision=precision,
+                save_epoch=checkpoints.save, resume=checkpoints.load if resume else None, log=log)
+
+    saved_epoch = state.best_epoch if config.restore_best and state.best_epoch else state.epoch
+    saved_metrics = state.history[saved_epoch - 1]
+    seconds = time.perf_counter() - started
+    manifest = {
+        "labels": labels,
+        "max_length": config.max_length,
+        "truncation": {"rule": config.truncation, "head_tokens": config.head_tokens},
+        "text_column": getattr(train_set, "text_column", None) or text_column,
+        "label_column": getattr(train_set, "label_column", None) or label_column,
+        "config": {**config.to_dict(), "resolved_precision": precision},
+        "best_epoch": state.best_epoch,
+        "saved_epoch": saved_epoch,
+        "stopped_early": state.stopped_early,
+        "metrics": saved_metrics,
+        "validation_file": VALIDATION_FILE,
+        "data": {"train": str(getattr(train_set, "source", data)), "train_rows": len(train_set.texts),
+                 "validation": str(getattr(val_set, "source", val_data or data)), "validation_rows": len(val_set.texts)},
+        "seconds": round(seconds, 1),
+        "versions": _versions(),
+    }
+    validation = [{"text": text, "label": labels[label]} for text, label in zip(val_set.texts, val_set.labels)]
+    written = save_checkpoint(out, model=model, tokenizer=tokenizer, manifest=manifest, validation=validation,
+                              history=state.history, curve_title=f"{Path(config.model).name}, {config.preset} preset")
+    checkpoints.clear()
+    seconds = time.perf_counter() - started
+    return RunResult(out, state.best_epoch, saved_epoch, saved_metrics, state.history, seconds, precision,
+                     written, model, tokenizer)
+
+
+def summary(result: RunResult) -> str:
+    """The end-of-run report: best epoch, metrics, wall time, where things were written."""
+    m, written = result.metrics, result.written or {}
+    return "\n".join([
+        f"done in {result.seconds:.1f} s; best epoch {result.best_epoch}, saved epoch {result.saved_epoch}: "
+        f"validation accuracy {m['val_accuracy']:.4f}, macro-F1 {m['val_macro_f1']:.4f}, loss {m['val_loss']:.4f}",
+        f"checkpoint folder: {result.out}",
+        f"  manifest {written['manifest'].name}, metrics {written['metrics'].name}, curve {written['curve'].name}, "
+        f"validation split {written['validation'].name}",
+    ])
+
+
+def _versions() -> dict[str, str]:
+    import torch
+    import transformers
+
+    from mobilebert_edge import __version__
+
+    return {"mobilebert_edge": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
