@@ -62,11 +62,14 @@ def _text_of(value: object) -> str | None:
     return text if text.strip() else None
 
 
-def _bad_rows_message(source: str, bad: list[tuple[int, str]]) -> str:
-    shown = "; ".join(f"row {row}: {reason}" for row, reason in bad[:SHOWN_BAD_ROWS])
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _bad_rows_message(bad: list[tuple[str, str]]) -> str:
+    shown = "; ".join(f"{where}: {reason}" for where, reason in bad[:SHOWN_BAD_ROWS])
     more = f"; and {len(bad) - SHOWN_BAD_ROWS} more" if len(bad) > SHOWN_BAD_ROWS else ""
-    noun = "row" if len(bad) == 1 else "rows"
-    return f"{source}: {len(bad)} bad {noun} ({shown}{more})"
+    return f"{_plural(len(bad), 'bad row')} ({shown}{more})"
 
 
 def _is_imdb_source(path: Path) -> bool:
@@ -110,6 +113,8 @@ def load_labelled(
         list(table.columns), text_column=text_column, label_column=label_column, source=source, log=log
     )
     row_numbers = [int(r) for r in table.index]
+    lines = table.attrs.get("lines")
+    where = [f"row {r}" if lines is None else f"row {r} (line {n})" for r, n in zip(row_numbers, lines or row_numbers)]
     raw_texts = table[text_col].tolist()
     raw_labels = [normalize_label(v) for v in table[label_col].tolist()]
 
@@ -119,6 +124,7 @@ def load_labelled(
             found = f"only {names[0]!r}" if names else "none"
             raise DataError(
                 f"{source}: column {label_col!r} needs at least two different labels",
+                expected="two or more",
                 found=found,
                 hint="check --label-column",
             )
@@ -129,32 +135,32 @@ def load_labelled(
     texts: list[str] = []
     labels: list[int] = []
     rows: list[int] = []
-    bad: list[tuple[int, str]] = []
-    for row, raw_text, raw_label in zip(row_numbers, raw_texts, raw_labels):
+    bad: list[tuple[str, str]] = []
+    for row, place, raw_text, raw_label in zip(row_numbers, where, raw_texts, raw_labels):
         text = _text_of(raw_text)
         if text is None:
-            bad.append((row, "empty text" if raw_text is not None and raw_text == raw_text else "missing text"))
+            bad.append((place, "empty text" if raw_text is not None and raw_text == raw_text else "missing text"))
             continue
         if raw_label is None:
-            bad.append((row, "missing label"))
+            bad.append((place, "missing label"))
             continue
         label = encoder.encode(raw_label)
         if label is None:
-            bad.append((row, f"unknown label {str(raw_label)!r} (known: {', '.join(names)})"))
+            bad.append((place, f"unknown label {str(raw_label)!r} (known: {', '.join(names)})"))
             continue
         texts.append(text)
         labels.append(label)
         rows.append(row)
 
     if bad and not skip_bad_rows:
-        raise DataError(_bad_rows_message(source, bad), hint="fix them, or pass --skip-bad-rows to skip them")
+        raise DataError(f"{source}: {_bad_rows_message(bad)}", hint="fix them, or pass --skip-bad-rows to skip them")
     if bad:
-        log(f"skipped {_bad_rows_message(source, bad)}")
+        log(f"{source}: skipped {_bad_rows_message(bad)}")
     if not texts:
         raise DataError(f"{source}: no usable rows left after skipping bad rows")
     data = LabelledTexts(texts=texts, labels=labels, label_names=names, source=source, rows=rows)
     counts = ", ".join(f"{name}: {n}" for name, n in data.counts().items())
-    log(f"{source}: {len(data)} rows ({counts})")
+    log(f"{source}: {_plural(len(data), 'row')} ({counts})")
     return data
 
 

@@ -1,12 +1,14 @@
 """Read a table of data (CSV, TSV, JSONL, Parquet; gzip'd or not) into a pandas DataFrame.
 
-Every value is read as text (``dtype=str``, no NA guessing) so that labels and texts arrive as
-written; the DataFrame index holds the 1-based data-row numbers used in error messages (the
-header is not counted; for JSONL it is the line number).
+CSV/TSV values are read as text (no NA or number guessing) so labels and texts arrive as written;
+JSONL and Parquet keep their value types. The DataFrame index holds the 1-based data-row numbers
+used in error messages (header and blank lines not counted) and, for the text formats,
+``table.attrs["lines"]`` the line on which each row starts.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +28,7 @@ FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-SUPPORTED = ".csv, .tsv, .jsonl, .parquet (text formats also gzip'd, e.g. .csv.gz)"
+SUPPORTED = ".csv, .tsv, .jsonl or .parquet (the text formats also gzip'd, e.g. .csv.gz)"
 
 
 def table_format(path: Path) -> str:
@@ -71,22 +73,46 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame
     return table
 
 
+def _header(path: Path, header: list[str]) -> list[str]:
+    names = [name.strip() or f"Unnamed: {i}" for i, name in enumerate(header)]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"{path}: the header names column {name!r} twice", hint="rename one of them")
+        seen.add(name)
+    return names
+
+
 def _read_delimited(path: Path, sep: str, encoding: str | None) -> pd.DataFrame:
     import pandas as pd
 
     kind = "CSV" if sep == "," else "TSV"
+    csv.field_size_limit(2**31 - 1)  # a review can be longer than the 128 KiB default
+    rows: list[list[str | None]] = []
+    lines: list[int] = []
     with open_text(path, encoding) as stream:
+        reader = csv.reader(stream, delimiter=sep, strict=True)
         try:
-            table = pd.read_csv(stream, sep=sep, dtype=str, keep_default_na=False, na_filter=False)
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{path}: the file is empty", hint="expected a header line and data rows") from None
-        except pd.errors.ParserError as error:
-            detail = str(error).strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
-            raise DataError(
-                f"{path}: cannot parse as {kind} ({detail})",
-                hint="check quoting and the number of fields on that line",
-            ) from None
+            header = next((row for row in reader if row), None)
+            if header is None:
+                raise DataError(f"{path}: the file is empty", hint="expected a header line and data rows")
+            columns = _header(path, header)
+            start = reader.line_num + 1
+            for row in reader:
+                if row and len(row) > len(columns):
+                    raise DataError(
+                        f"{path}: line {start} has {len(row)} fields, the header has {len(columns)}",
+                        hint=f"quote fields that contain the separator {sep!r}",
+                    )
+                if row:  # a blank line is not a row; a line of empty fields is (and is reported)
+                    rows.append(row + [None] * (len(columns) - len(row)))
+                    lines.append(start)
+                start = reader.line_num + 1
+        except csv.Error as error:
+            raise DataError(f"{path}: cannot parse as {kind} near line {reader.line_num} ({error})") from None
+    table = pd.DataFrame(rows, columns=columns, dtype=object)
     table.index = range(1, len(table) + 1)
+    table.attrs["lines"] = lines
     return table
 
 
@@ -114,7 +140,8 @@ def _read_jsonl(path: Path, encoding: str | None) -> pd.DataFrame:
     if not records:
         raise DataError(f"{path}: the file is empty", hint="expected one JSON object per line")
     table = pd.DataFrame.from_records(records)
-    table.index = lines
+    table.index = range(1, len(table) + 1)
+    table.attrs["lines"] = lines
     return table
 
 
