@@ -154,6 +154,8 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise BundleError(f"bundle {bundle}: labels must be a non-empty list of names", found=repr(labels))
     if not isinstance(manifest["files"], dict):
         raise BundleError(f"bundle {bundle}: files must map file names to sha256", found=repr(manifest["files"]))
+    for name in manifest["files"]:
+        _check_file_name(bundle, name)
     for section in ("model", "tokenizer"):
         name = _check_file_name(bundle, manifest[section]["file"])
         if name not in manifest["files"]:
@@ -171,7 +173,7 @@ def verify_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
             hint="re-export the bundle; a manifest is only valid as written by 'mobilebert-edge export'",
         )
     for name, expected in manifest["files"].items():
-        file = bundle / _check_file_name(bundle, name)
+        file = bundle / name
         if not file.is_file():
             raise BundleError(f"bundle {bundle}: {name} is missing", hint="copy the whole bundle folder")
         if sha256_file(file) != expected:

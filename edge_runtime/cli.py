@@ -1,9 +1,167 @@
-"""Subcommands of this package (registered by mobilebert_edge.cli)."""
+"""The ``predict`` and ``check`` subcommands (registered by mobilebert_edge.cli).
+
+Only the standard library at import time; the runtime is imported inside the commands.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from collections.abc import Iterable, Iterator
+
+PROMPT = "Enter a sentence (empty line or Ctrl-D to quit): "
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this package's subcommands."""
+    """Add ``predict`` and ``check``."""
+    predict = subparsers.add_parser(
+        "predict",
+        help="classify texts with a bundle",
+        description=(
+            "Classify texts with an exported bundle. Texts come from the arguments; without any, "
+            "one text per line from stdin; on a terminal, from an interactive prompt. "
+            "Prints label<TAB>score<TAB>text per text (--json: one JSON object per line)."
+        ),
+    )
+    predict.add_argument("bundle", metavar="BUNDLE", help="bundle folder written by 'export'")
+    predict.add_argument("texts", metavar="TEXT", nargs="*", help="texts to classify")
+    predict.add_argument("--json", action="store_true", help="JSON lines with every label's probability")
+    _runtime_options(predict)
+    predict.set_defaults(func=run_predict)
+
+    check = subparsers.add_parser(
+        "check",
+        help="verify a bundle and replay its golden examples",
+        description=(
+            "Verify a bundle's files and hashes, then run its golden texts and compare the "
+            "probabilities with those measured at export. Exit 0 if all pass, 1 otherwise."
+        ),
+    )
+    check.add_argument("bundle", metavar="BUNDLE", help="bundle folder written by 'export'")
+    _runtime_options(check, None, "texts per batch (default: the one the golden values were measured at)")
+    check.set_defaults(func=run_check)
+
+
+def _runtime_options(
+    parser: argparse.ArgumentParser, batch_default: int | None = 32, batch_help: str = "texts per batch (default: 32)"
+) -> None:
+    group = parser.add_argument_group("runtime")
+    group.add_argument("--threads", type=_positive_int, default=None, help="onnxruntime threads (default: all cores)")
+    group.add_argument("--batch-size", type=_positive_int, default=batch_default, help=batch_help)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {value!r}")
+    return number
+
+
+def _stdin_lines() -> Iterator[str]:
+    for line in sys.stdin:
+        yield line.rstrip("\r\n")
+
+
+def _prompt_lines() -> Iterator[str]:
+    while True:
+        try:
+            text = input(PROMPT)
+        except EOFError:
+            print(file=sys.stderr)
+            return
+        if not text.strip():
+            return
+        yield text
+
+
+def _format(text: str, probabilities: Iterable[float], labels: list[str], as_json: bool) -> str:
+    probs = [float(p) for p in probabilities]
+    best = max(range(len(probs)), key=probs.__getitem__)
+    if as_json:
+        record = {
+            "text": text,
+            "label": labels[best],
+            "score": probs[best],
+            "probabilities": dict(zip(labels, probs)),
+        }
+        return json.dumps(record, ensure_ascii=False)
+    one_line = text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    return f"{labels[best]}\t{probs[best]:.4f}\t{one_line}"
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Classify texts from the arguments, stdin, or an interactive prompt."""
+    from edge_runtime.classifier import Classifier
+
+    clf = Classifier.load(args.bundle, threads=args.threads)
+    if args.texts:
+        source, chunk = list(args.texts), None
+    elif not sys.stdin.isatty():
+        source, chunk = _stdin_lines(), None
+    else:
+        source, chunk = _prompt_lines(), 1  # answer each sentence as soon as it is typed
+    pending: list[str] = []
+
+    def texts() -> Iterator[str]:
+        for text in source:
+            pending.append(text)
+            yield text
+
+    for proba in clf.iter_proba(texts(), batch_size=args.batch_size, chunk_size=chunk):
+        done, pending[:] = pending[: len(proba)], pending[len(proba) :]
+        for text, row in zip(done, proba):
+            print(_format(text, row, clf.labels, args.json), flush=True)
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Verify the bundle and compare its golden examples; 0 if all pass, 1 otherwise."""
+    from edge_runtime.classifier import Classifier
+
+    clf = Classifier.load(args.bundle, threads=args.threads)
+    golden = clf.manifest.get("golden") or {}
+    examples = golden.get("examples") or []
+    atol = float(golden.get("atol", 1e-3))
+    print(f"bundle {args.bundle}: files and hashes OK ({len(clf.manifest['files'])} files)")
+    if not examples:
+        print(f"error: bundle {args.bundle}: manifest.json has no golden examples to replay", file=sys.stderr)
+        return 1
+    texts, expected = _golden_table(args.bundle, examples, len(clf.labels))
+    # Replay with the batch size the golden values were measured at: dynamically quantized
+    # (int8) activations share one scale per batch, so outputs depend on batch composition.
+    batch_size = args.batch_size or int(golden.get("batch_size") or 32)
+    found = clf.predict_proba(texts, batch_size=batch_size)
+    failures, worst = 0, 0.0
+    for i, (text, want, got) in enumerate(zip(texts, expected, found)):
+        diff = max(abs(a - b) for a, b in zip(want, got))
+        worst = max(worst, diff)
+        ok = diff <= atol
+        failures += not ok
+        preview = text if len(text) <= 60 else text[:57] + "..."
+        preview = preview.replace("\n", " ").replace("\t", " ")
+        print(f"{'PASS' if ok else 'FAIL'}  {i}  max|diff|={diff:.2e}  {preview}")
+    verdict = "all passed" if not failures else f"{failures} FAILED"
+    print(f"{len(texts)} golden examples, {verdict} (atol {atol:g}, max |diff| {worst:.2e})")
+    return 1 if failures else 0
+
+
+def _golden_table(bundle: str, examples: list, n_labels: int) -> tuple[list[str], list[list[float]]]:
+    from edge_runtime.errors import BundleError
+
+    texts, expected = [], []
+    for i, example in enumerate(examples):
+        probs = example.get("probabilities") if isinstance(example, dict) else None
+        text = example.get("text") if isinstance(example, dict) else None
+        if not isinstance(text, str) or not isinstance(probs, list) or len(probs) != n_labels:
+            raise BundleError(
+                f"bundle {bundle}: golden example {i} in manifest.json is malformed",
+                expected=f"{{'text': str, 'probabilities': [{n_labels} numbers]}}",
+                found=repr(example)[:80],
+            )
+        texts.append(text)
+        expected.append([float(p) for p in probs])
+    return texts, expected
