@@ -7,9 +7,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-# Ops whose weights become int8; Gather (the embedding tables) is quantized too unless excluded.
-DEFAULT_OP_TYPES = ("MatMul", "Attention", "Gather")
-INTEGER_MATMULS = ("MatMulInteger", "DynamicQuantizeMatMul", "QAttention")
+# Ops whose weights become int8: every weight MatMul, fused attention, and the embedding tables
+# (Gather, or EmbedLayerNormalization once fused).
+DEFAULT_OP_TYPES = ("MatMul", "Attention", "Gather", "EmbedLayerNormalization")
+INTEGER_MATMULS = ("MatMulInteger", "DynamicQuantizeMatMul", "QAttention", "QEmbedLayerNormalization")
 
 
 def op_counts(path: Path) -> Counter:
@@ -33,6 +34,7 @@ def quantize(
     src: Path, out: Path, *, per_channel: bool = False, op_types: tuple[str, ...] = DEFAULT_OP_TYPES,
 ) -> dict[str, Any]:
     """Quantize weights of ``op_types`` to int8 (activations quantized on the fly); return a summary."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
@@ -41,7 +43,7 @@ def quantize(
     try:
         quantize_dynamic(
             str(src), str(out), op_types_to_quantize=list(op_types), per_channel=per_channel,
-            weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": True},
+            weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     finally:
         root.setLevel(level)
