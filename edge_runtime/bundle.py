@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,14 @@ def write_manifest(folder: str | os.PathLike[str], manifest: dict[str, Any]) -> 
     """Complete ``manifest`` with file hashes and ``manifest_sha256``; write it atomically.
 
     The files hashed are those already in ``manifest["files"]`` plus the model and tokenizer
-    files. ``format`` and ``format_version`` default to this runtime's. Returns the written dict.
+    files. ``format``, ``format_version`` (this runtime's) and ``created`` (now, UTC) are added
+    unless given. Returns the written dict.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise BundleError(f"bundle {folder}: not a folder", hint="create it before writing the manifest")
-    manifest = dict(manifest)
-    manifest.setdefault("format", BUNDLE_FORMAT)
-    manifest.setdefault("format_version", FORMAT_VERSION)
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    manifest = {"format": BUNDLE_FORMAT, "format_version": FORMAT_VERSION, "created": created, **manifest}
     names = list(manifest.get("files") or {})
     for section in ("model", "tokenizer"):
         name = (manifest.get(section) or {}).get("file")

@@ -129,6 +129,10 @@ class Classifier:
             ) from error
         return cls(session, encoder, manifest, path)
 
+    def __repr__(self) -> str:
+        precision = (self.manifest.get("model") or {}).get("precision", "?")
+        return f"Classifier({str(self.path)!r}, labels={self.labels}, precision={precision!r}, max_length={self.max_length})"
+
     @property
     def max_length(self) -> int:
         """Longest input in tokens, special tokens included."""
@@ -176,8 +180,8 @@ class Classifier:
         offset = 0
         while chunk := list(islice(iterator, chunk_size)):
             _check_texts(chunk, offset)
+            yield self._proba_sorted(chunk, batch_size, offset)
             offset += len(chunk)
-            yield self._proba_sorted(chunk, batch_size)
 
     def _to_predictions(self, proba: np.ndarray) -> list[Prediction]:
         best = proba.argmax(axis=1) if len(proba) else []
@@ -190,11 +194,11 @@ class Classifier:
             for row, k in zip(proba, best)
         ]
 
-    def _proba_sorted(self, texts: list[str], batch_size: int) -> np.ndarray:
+    def _proba_sorted(self, texts: list[str], batch_size: int, offset: int = 0) -> np.ndarray:
         out = np.empty((len(texts), len(self.labels)), dtype=np.float64)
         if not texts:
             return out
-        rows = self.encoder.encode_ids(texts)
+        rows = self.encoder.encode_ids(texts, offset=offset)
         order = np.argsort([len(row) for row in rows], kind="stable")
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]

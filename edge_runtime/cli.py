@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 
@@ -62,8 +63,23 @@ def _positive_int(value: str) -> int:
 
 
 def _stdin_lines() -> Iterator[str]:
-    for line in sys.stdin:
-        yield line.rstrip("\r\n")
+    """One text per line of stdin, read as UTF-8 (a leading BOM is dropped)."""
+    from edge_runtime.errors import InputError
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # an already-decoded text stream
+        for line in sys.stdin:
+            yield line.rstrip("\r\n")
+        return
+    for number, raw in enumerate(stream, start=1):
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise InputError(
+                f"stdin line {number} is not valid UTF-8 (byte {error.start + 1})",
+                hint="convert the input to UTF-8 first, e.g. iconv -f cp949 -t utf-8",
+            ) from error
+        yield text.rstrip("\r\n")
 
 
 def _prompt_lines() -> Iterator[str]:
@@ -111,10 +127,13 @@ def run_predict(args: argparse.Namespace) -> int:
             pending.append(text)
             yield text
 
-    for proba in clf.iter_proba(texts(), batch_size=args.batch_size, chunk_size=chunk):
-        done, pending[:] = pending[: len(proba)], pending[len(proba) :]
-        for text, row in zip(done, proba):
-            print(_format(text, row, clf.labels, args.json), flush=True)
+    try:
+        for proba in clf.iter_proba(texts(), batch_size=args.batch_size, chunk_size=chunk):
+            done, pending[:] = pending[: len(proba)], pending[len(proba) :]
+            for text, row in zip(done, proba):
+                print(_format(text, row, clf.labels, args.json), flush=True)
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (keeps the interpreter's final flush silent)
     return 0
 
 

@@ -78,9 +78,12 @@ class TextEncoder:
             ) from error
         return cls(tokenizer, max_length, rule, head_tokens)
 
-    def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids with special tokens, truncated to ``max_length``, unpadded."""
-        return [self.prefix + ids + self.suffix for ids in self._content_ids(texts)]
+    def encode_ids(self, texts: Sequence[str], *, offset: int = 0) -> list[list[int]]:
+        """Token ids with special tokens, truncated to ``max_length``, unpadded.
+
+        ``offset`` is added to the text numbers in error messages (for texts read in chunks).
+        """
+        return [self.prefix + ids + self.suffix for ids in self._content_ids(texts, offset)]
 
     def encode(self, texts: Sequence[str]) -> Batch:
         """A padded batch for ``texts`` (int64 arrays of shape (len(texts), longest))."""
@@ -100,11 +103,22 @@ class TextEncoder:
             token_type_ids[i, :n] = self.prefix_types + [self.content_type] * (n - specials) + self.suffix_types
         return Batch(input_ids, attention_mask, token_type_ids)
 
-    def _content_ids(self, texts: Sequence[str]) -> list[list[int]]:
+    def _content_ids(self, texts: Sequence[str], offset: int = 0) -> list[list[int]]:
         for index, text in enumerate(texts):
             if not isinstance(text, str):
-                raise InputError(f"text {index} is not a string", expected="str", found=type(text).__name__)
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+                raise InputError(f"text {offset + index} is not a string", expected="str", found=type(text).__name__)
+        try:
+            encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        except TypeError:  # tokenizers refuses str holding lone surrogates (undecodable input bytes)
+            for index, text in enumerate(texts):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as error:
+                    raise InputError(
+                        f"text {offset + index} is not valid Unicode (a lone surrogate at character {error.start})",
+                        hint="the input was probably decoded with the wrong encoding; pass UTF-8 text",
+                    ) from error
+            raise
         return [truncate_ids(e.ids, self.budget, self.rule, self.head_tokens) for e in encodings]
 
 

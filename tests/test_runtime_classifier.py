@@ -12,7 +12,7 @@ from runtime_helpers import copy_bundle, load_manifest, softmax, varied_texts
 
 from edge_runtime import Classifier, Prediction
 from edge_runtime.bundle import write_manifest
-from edge_runtime.errors import InputError
+from edge_runtime.errors import BundleError, InputError
 
 TEXTS = varied_texts()[:60]
 
@@ -102,6 +102,18 @@ def test_input_checks(clf):
         clf.predict(5)
     with pytest.raises(InputError, match=re.escape("batch_size must be a positive integer (expected >= 1, found 0)")):
         clf.predict(["a"], batch_size=0)
+    with pytest.raises(InputError, match=re.escape("text 3 is not valid Unicode (a lone surrogate at character 2)")):
+        list(clf.iter_proba(["a", "b", "c", "ok\udcff"], chunk_size=2))
+
+
+def test_bad_tokenizer_settings_are_a_bundle_error(tiny_bundle_fp32, tmp_path):
+    bundle = copy_bundle(tiny_bundle_fp32, tmp_path / "bundle")
+    manifest = load_manifest(bundle)
+    manifest["tokenizer"]["truncation"] = {"rule": "middle", "head_tokens": None}
+    write_manifest(bundle, manifest)
+    message = f"bundle {bundle}: bad tokenizer settings in manifest.json: unknown truncation rule"
+    with pytest.raises(BundleError, match=re.escape(message)):
+        Classifier.load(bundle)
 
 
 def test_tokenizer_ids_follow_the_manifest_truncation(tiny_bundle_fp32, tmp_path, hf_tokenizer):

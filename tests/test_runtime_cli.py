@@ -123,3 +123,16 @@ def test_user_errors(tmp_path, capsys):
     assert err == f"error: bundle {tmp_path / 'missing'}: no such folder; pass the folder written by 'mobilebert-edge export'\n"
     assert main(["predict", str(tmp_path), "x", "--batch-size", "0"]) == 2
     assert "expected a positive integer, found '0'" in capsys.readouterr().err
+
+
+def test_stdin_bytes_are_utf8_with_line_numbers_in_errors(tiny_bundle_fp32, capsys, monkeypatch):
+    data = "\ufeffcafé crème\r\nsecond line\nthird".encode("utf-8")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert main(["predict", str(tiny_bundle_fp32)]) == 0
+    assert [r[2] for r in _rows(capsys.readouterr().out)] == ["café crème", "second line", "third"]
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("ok\n나쁜 줄\n".encode("cp949"))))
+    assert main(["predict", str(tiny_bundle_fp32)]) == 1
+    assert capsys.readouterr().err == (
+        "error: stdin line 2 is not valid UTF-8 (byte 1); convert the input to UTF-8 first, e.g. iconv -f cp949 -t utf-8\n"
+    )
