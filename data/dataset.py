@@ -109,6 +109,9 @@ def load_labelled(
     path = Path(path)
     source = str(path)
     table = _read(path, encoding, log)
+    used = table.attrs.get("encoding")
+    if encoding is None and used not in (None, "utf-8", "utf-8-sig"):
+        log(f"{source}: not UTF-8, read as {used} (pass --encoding to choose another)")
     text_col, label_col = choose_columns(
         list(table.columns), text_column=text_column, label_column=label_column, source=source, log=log
     )

@@ -35,6 +35,7 @@ COLUMNS = ("text", "label", "rating", "id")
 _LABELS = {"neg": 0, "pos": 1}
 _MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/([^/]+)$")
 _REVIEW_NAME = re.compile(r"(\d+)_(\d+)\.txt")
+_urlopen = urllib.request.urlopen  # replaced in tests: nothing here reaches the network there
 
 
 @dataclass(frozen=True)
@@ -167,16 +168,20 @@ def _progress(total: int | None) -> Callable[[int], object]:
 def download_imdb(
     cache_dir: str | Path | None = None,
     *,
-    url: str = IMDB_URL,
-    sha256: str = IMDB_SHA256,
-    opener: Callable[..., object] = urllib.request.urlopen,
+    url: str | None = None,
+    sha256: str | None = None,
+    opener: Callable[..., object] | None = None,
     timeout: float = 60.0,
 ) -> Path:
     """The path of ``aclImdb_v1.tar.gz`` in the cache, downloading and verifying it when needed.
 
-    The file is written to a temporary name next to its final one and renamed only when its sha256
-    matches, so the cache never holds a partial or corrupt tarball.
+    ``url``, ``sha256`` and ``opener`` default to ``IMDB_URL``, ``IMDB_SHA256`` and
+    ``urllib.request.urlopen``. The file is written to a temporary name next to its final one and
+    renamed only when its sha256 matches, so the cache never holds a partial or corrupt tarball.
     """
+    url = url or IMDB_URL
+    sha256 = sha256 or IMDB_SHA256
+    opener = opener or _urlopen
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = folder / IMDB_FILENAME
     if target.is_file() and sha256_of(target) == sha256:

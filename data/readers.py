@@ -2,8 +2,9 @@
 
 CSV/TSV values are read as text (no NA or number guessing) so labels and texts arrive as written;
 JSONL and Parquet keep their value types. The DataFrame index holds the 1-based data-row numbers
-used in error messages (header and blank lines not counted) and, for the text formats,
-``table.attrs["lines"]`` the line on which each row starts.
+used in error messages (header and blank lines not counted); for the text formats,
+``table.attrs["lines"]`` holds the line on which each row starts and ``table.attrs["encoding"]``
+the encoding the file was read with.
 """
 
 from __future__ import annotations
@@ -110,9 +111,10 @@ def _read_delimited(path: Path, sep: str, encoding: str | None) -> pd.DataFrame:
                 start = reader.line_num + 1
         except csv.Error as error:
             raise DataError(f"{path}: cannot parse as {kind} near line {reader.line_num} ({error})") from None
+        chosen = stream.encoding
     table = pd.DataFrame(rows, columns=columns, dtype=object)
     table.index = range(1, len(table) + 1)
-    table.attrs["lines"] = lines
+    table.attrs.update(lines=lines, encoding=chosen)
     return table
 
 
@@ -137,11 +139,12 @@ def _read_jsonl(path: Path, encoding: str | None) -> pd.DataFrame:
                 )
             records.append(record)
             lines.append(number)
+        chosen = stream.encoding
     if not records:
         raise DataError(f"{path}: the file is empty", hint="expected one JSON object per line")
     table = pd.DataFrame.from_records(records)
     table.index = range(1, len(table) + 1)
-    table.attrs["lines"] = lines
+    table.attrs.update(lines=lines, encoding=chosen)
     return table
 
 

@@ -125,101 +125,83 @@ def check_encoding(encoding: str) -> str:
         ) from error
 
 
-class DecodedText(io.TextIOBase):
-    """A read-only text stream over bytes that reports a decoding failure as ``InputError``.
+class _CountingReader(io.BufferedIOBase):
+    """A binary reader that remembers how many bytes and newlines came before its latest chunk."""
 
-    Newlines are passed through unchanged (like ``open(..., newline="")``), which is what the
-    ``csv`` module and pandas expect.
-    """
-
-    def __init__(self, raw: BinaryIO, encoding: str, name: str) -> None:
+    def __init__(self, raw: BinaryIO, name: str) -> None:
         super().__init__()
         self._raw = raw
-        self._encoding = encoding
-        self._decoder = codecs.getincrementaldecoder(encoding)("strict")
-        self._name = name
-        self._buffer = ""
-        self._eof = False
-        self._bytes_read = 0
-        self._lines_done = 0  # newlines in bytes fully decoded so far
-        self._ascii_lines = codecs.lookup(encoding).name in {codecs.lookup(e).name for e in _ASCII_COMPATIBLE_LINES}
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return self._encoding
-
-    @property
-    def name(self) -> str:
-        return self._name
+        self._read1 = getattr(raw, "read1", raw.read)
+        self.name = name
+        self.bytes_before = 0
+        self.lines_before = 0
+        self.last = b""
 
     def readable(self) -> bool:
         return True
 
-    def _fill(self) -> bool:
-        """Decode one more chunk into the buffer; False at the end of the file."""
-        if self._eof:
-            return False
-        chunk = self._raw.read(CHUNK_BYTES)
-        final = not chunk
-        try:
-            text = self._decoder.decode(chunk, final=final)
-        except UnicodeDecodeError as error:
-            raise self._decode_error(chunk, error) from None
-        self._bytes_read += len(chunk)
-        if self._ascii_lines:
-            self._lines_done += chunk.count(b"\n")
-        self._buffer += text
-        self._eof = final
-        return True
+    def _take(self, data: bytes) -> bytes:
+        self.bytes_before += len(self.last)
+        self.lines_before += self.last.count(b"\n")
+        self.last = data
+        return data
 
-    def _decode_error(self, chunk: bytes, error: UnicodeDecodeError) -> InputError:
-        # error.start counts from the bytes the decoder still held from the previous chunk
-        pending = len(self._decoder.getstate()[0]) if hasattr(self._decoder, "getstate") else 0
-        start = max(error.start - pending, 0)
-        offset = self._bytes_read - pending + error.start
-        where = f"byte {offset}"
-        if self._ascii_lines:
-            line = self._lines_done + chunk[:start].count(b"\n") + 1
-            where = f"line {line}, byte {offset}"
-        error = InputError(
-            f"{self._name}: not valid {self._encoding} text at {where}",
-            hint="fix or remove that line, or pass --encoding with the file's real encoding",
-        )
-        error.where = where  # type: ignore[attr-defined]
-        return error
+    def read(self, size: int | None = -1) -> bytes:
+        return self._take(self._raw.read(-1 if size is None else size))
 
-    def read(self, size: int | None = -1) -> str:
-        if size is None or size < 0:
-            while self._fill():
-                pass
-            text, self._buffer = self._buffer, ""
-            return text
-        while len(self._buffer) < size and self._fill():
-            pass
-        text, self._buffer = self._buffer[:size], self._buffer[size:]
-        return text
-
-    def readline(self, size: int | None = -1) -> str:
-        while True:
-            end = self._buffer.find("\n")
-            if end >= 0 or not self._fill():
-                break
-        end = len(self._buffer) if end < 0 else end + 1
-        if size is not None and size >= 0:
-            end = min(end, size)
-        text, self._buffer = self._buffer[:end], self._buffer[end:]
-        return text
-
-    def __next__(self) -> str:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
+    def read1(self, size: int = -1) -> bytes:
+        return self._take(self._read1(size if size and size > 0 else CHUNK_BYTES))
 
     def close(self) -> None:
         if not self.closed:
             self._raw.close()
         super().close()
+
+
+class DecodedText(io.TextIOWrapper):
+    """A strict read-only text stream that reports an undecodable byte as ``InputError``.
+
+    Newlines are passed through unchanged (``newline=""``), which is what ``csv`` and pandas expect.
+    """
+
+    def __init__(self, raw: BinaryIO, encoding: str, name: str) -> None:
+        self._counter = _CountingReader(raw, name)
+        self._ascii_lines = codecs.lookup(encoding).name in {codecs.lookup(e).name for e in _ASCII_COMPATIBLE_LINES}
+        super().__init__(self._counter, encoding=encoding, errors="strict", newline="")  # type: ignore[arg-type]
+
+    def _decode_error(self, error: UnicodeDecodeError) -> InputError:
+        counter = self._counter
+        # error.object is what the decoder saw: bytes it held back from earlier chunks, then the latest one
+        pending = max(len(error.object) - len(counter.last), 0)
+        offset = counter.bytes_before - pending + error.start
+        where = f"byte {offset}"
+        if self._ascii_lines:  # held-back bytes are part of a character, never a newline
+            line = counter.lines_before + counter.last[: max(error.start - pending, 0)].count(b"\n") + 1
+            where = f"line {line}, byte {offset}"
+        message = InputError(
+            f"{counter.name}: not valid {self.encoding} text at {where}",
+            hint="fix or remove that line, or pass --encoding with the file's real encoding",
+        )
+        message.where = where  # type: ignore[attr-defined]
+        return message
+
+    def read(self, size: int | None = -1) -> str:
+        try:
+            return super().read(size)
+        except UnicodeDecodeError as error:
+            raise self._decode_error(error) from None
+
+    def readline(self, size: int = -1) -> str:  # type: ignore[override]
+        try:
+            return super().readline(size)
+        except UnicodeDecodeError as error:
+            raise self._decode_error(error) from None
+
+    def __next__(self) -> str:
+        try:
+            return super().__next__()
+        except UnicodeDecodeError as error:
+            raise self._decode_error(error) from None
 
 
 def open_text(

@@ -68,9 +68,11 @@ def test_gzip_detected_by_content_not_suffix(tmp_path: Path) -> None:
 def test_cp949_file_loads_without_flags(tmp_path: Path) -> None:
     rows = [("이 영화 정말 좋아요", "1"), ("지루하고 별로였다", "0"), ("최고의 영화", "1")]
     path = write_csv(tmp_path / "ko.csv", rows=rows, encoding="cp949")
-    loaded = load_labelled(path, log=quiet)
+    messages: list[str] = []
+    loaded = load_labelled(path, log=messages.append)
     assert loaded.texts == [t for t, _ in rows]
     assert loaded.labels == [1, 0, 1]
+    assert messages[0] == f"{path}: not UTF-8, read as cp949 (pass --encoding to choose another)"
 
 
 def test_file_neither_utf8_nor_cp949_is_one_clear_error(tmp_path: Path) -> None:
