@@ -115,3 +115,20 @@ def test_bad_settings_and_files(tmp_path, tiny_mobilebert_dir):
         TextEncoder.from_file(broken, max_length=16)
     with pytest.raises(InputError, match=re.escape("text 1 is not a string (expected str, found int)")):
         TextEncoder.from_file(path, max_length=16).encode_ids(["ok", 3])
+
+
+@pytest.mark.slow
+def test_head_rule_matches_transformers_on_imdb_reviews(shared_data, minilm_path):
+    """2,000 real reviews (markup, long texts) through MiniLM's tokenizer at the tutorial's 256."""
+    import csv
+    import gzip
+
+    from transformers import AutoTokenizer
+
+    with gzip.open(shared_data / "imdb_train.csv.gz", "rt", encoding="utf-8", newline="") as handle:
+        texts = [row["text"] for _, row in zip(range(2000), csv.DictReader(handle))]
+    hf = AutoTokenizer.from_pretrained(minilm_path)
+    encoder = TextEncoder.from_file(minilm_path / "tokenizer.json", max_length=256)
+    theirs = hf(texts, truncation=True, max_length=256)["input_ids"]
+    assert encoder.encode_ids(texts) == theirs
+    assert sum(len(ids) == 256 for ids in theirs) > 500  # many reviews really are truncated
