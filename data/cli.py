@@ -57,8 +57,12 @@ def write_csv_atomic(path: Path, header: tuple[str, ...], rows: list[tuple]) -> 
 
 def run(args: argparse.Namespace) -> int:
     """Read (or download) the dataset and write the CSV."""
+    from data.errors import DataError
     from data.imdb import COLUMNS, download_imdb, load_reviews
 
+    if not args.out.name.lower().endswith((".csv", ".csv.gz")):
+        raise DataError(f"--out {args.out}: the output is a CSV", expected="a name ending in .csv or .csv.gz",
+                        found=args.out.name)
     source = download_imdb(args.cache_dir) if args.download else args.source
     reviews = load_reviews(source, args.split)
     write_csv_atomic(args.out, COLUMNS, [(r.text, r.label, r.rating, r.id) for r in reviews])

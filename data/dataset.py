@@ -15,7 +15,7 @@ from pathlib import Path
 
 from data.columns import choose_columns
 from data.errors import DataError
-from data.labels import LabelEncoder, check_label_names, infer_label_names, normalize_label
+from data.labels import LabelEncoder, check_label_names, infer_label_names, is_missing, normalize_label
 from data.split import stratified_indices
 
 Log = Callable[[str], object]
@@ -56,7 +56,7 @@ class LabelledTexts:
 
 def _text_of(value: object) -> str | None:
     """The text of a cell, or None when it is missing or blank."""
-    if value is None or (isinstance(value, float) and value != value):
+    if is_missing(value):
         return None
     text = value if isinstance(value, str) else str(value)
     return text if text.strip() else None
@@ -142,7 +142,7 @@ def load_labelled(
     for row, place, raw_text, raw_label in zip(row_numbers, where, raw_texts, raw_labels):
         text = _text_of(raw_text)
         if text is None:
-            bad.append((place, "empty text" if raw_text is not None and raw_text == raw_text else "missing text"))
+            bad.append((place, "missing text" if is_missing(raw_text) else "empty text"))
             continue
         if raw_label is None:
             bad.append((place, "missing label"))

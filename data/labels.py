@@ -20,12 +20,19 @@ from data.errors import DataError
 _BINARY_ORDERS = ({"negative": 0, "positive": 1}, {"neg": 0, "pos": 1})
 
 
+def is_missing(value: object) -> bool:
+    """True for None, NaN and pandas' missing markers (NA, NaT), without importing pandas."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
 def normalize_label(value: object) -> int | str | None:
     """An int for integral numbers (``1``, ``1.0``, ``"1"``, ``" 1.0 "``, True), a stripped str otherwise.
 
     None for a missing label (None, NaN, empty or whitespace-only).
     """
-    if value is None:
+    if is_missing(value):
         return None
     if isinstance(value, bool):
         return int(value)

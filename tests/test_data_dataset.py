@@ -117,6 +117,8 @@ def test_label_names_inferred(values: list, names: list[str]) -> None:
 def test_normalize_label() -> None:
     assert [normalize_label(v) for v in (1, 1.0, "1", " 2.0 ", True, "-1")] == [1, 1, 1, 2, 1, -1]
     assert [normalize_label(v) for v in (None, float("nan"), "", "  ")] == [None] * 4
+    pd = pytest.importorskip("pandas")
+    assert normalize_label(pd.NA) is None and normalize_label(pd.array([2], dtype="Int64")[0]) == 2
     assert [normalize_label(v) for v in ("0.5", 0.5, " pos ", "1e3")] == ["0.5", "0.5", "pos", "1e3"]
 
 

@@ -240,6 +240,14 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "o.csv").exists()
 
 
+def test_cli_out_must_be_csv(tmp_path: Path, tarball: Path, capsys) -> None:
+    assert main(["imdb", "--source", str(tarball), "--out", str(tmp_path / "o.parquet")]) == 1
+    assert capsys.readouterr().err == (
+        f"error: --out {tmp_path / 'o.parquet'}: the output is a CSV "
+        "(expected a name ending in .csv or .csv.gz, found o.parquet)\n"
+    )
+
+
 def test_cli_subprocess_usage_and_error_exit_codes(tmp_path: Path) -> None:
     run = [sys.executable, "-m", "mobilebert_edge", "imdb", "--source", str(tmp_path), "--out", str(tmp_path / "o.csv")]
     result = subprocess.run(run, capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)

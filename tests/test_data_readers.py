@@ -177,3 +177,13 @@ def test_duplicate_header_column(tmp_path: Path) -> None:
     path.write_text("text,text,label\na,b,1\n", encoding="utf-8")
     with pytest.raises(DataError, match=re.escape(f"{path}: the header names column 'text' twice")):
         load_labelled(path, log=quiet)
+
+
+def test_parquet_missing_values_are_bad_rows(tmp_path: Path) -> None:
+    path = tmp_path / "na.parquet"
+    frame = pd.DataFrame({"text": ["a", None, "c", "d"], "label": pd.array([1, 0, None, 0], dtype="Int64")})
+    frame.to_parquet(path)
+    with pytest.raises(DataError, match=re.escape(f"{path}: 2 bad rows (row 2: missing text; row 3: missing label)")):
+        load_labelled(path, log=quiet)
+    loaded = load_labelled(path, skip_bad_rows=True, log=quiet)
+    assert (loaded.texts, loaded.labels, loaded.label_names, loaded.rows) == (["a", "d"], [1, 0], ["0", "1"], [1, 4])
