@@ -85,7 +85,8 @@ def export_bundle(
         log(f"exporting ONNX (opset {opset}, dynamic batch and sequence axes)")
         names = export_onnx(model, encoder.batch(check_texts[:2]), raw, opset=opset)
         sess = evaluate.session(raw)
-        parity = validate_mod.validate(model, names, sess, encoder, check_texts, atol)
+        reference = validate_mod.Reference(model, names, encoder)
+        parity = validate_mod.validate(reference, sess, check_texts, atol)
         log(f"fp32 ONNX vs PyTorch: max |logit diff| {max(parity['batch_1_max_abs_diff'], parity['batch_n_max_abs_diff']):.2e} "
             f"(batch 1 and batch {len(check_texts)}; atol {atol:g})")
         parity["padding"] = validate_mod.padding_effect(sess, encoder, check_texts)
@@ -100,7 +101,7 @@ def export_bundle(
             info = optimize_graph(raw, fused, ckpt.config)
             if info["applied"]:
                 try:
-                    info["parity"] = validate_mod.validate(model, names, evaluate.session(fused), encoder, check_texts, atol)
+                    info["parity"] = validate_mod.validate(reference, evaluate.session(fused), check_texts, atol)
                     fp32 = fused
                     log(f"fused graph: {info['fused'] or 'no fusions matched'}")
                 except ExportValidationError as error:

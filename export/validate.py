@@ -35,17 +35,32 @@ def check_outputs(sess, expected: Sequence[str] = (OUTPUT_NAME,)) -> None:
         )
 
 
-def compare_batch(model, names: Sequence[str], sess, feed: dict[str, np.ndarray], atol: float, what: str) -> float:
+class Reference:
+    """The PyTorch model as the reference; its logits are computed once per batch and reused."""
+
+    def __init__(self, model, names: Sequence[str], encoder: Encoder) -> None:
+        self.model, self.names, self.encoder = model, list(names), encoder
+        self._cache: dict[tuple, tuple[dict[str, np.ndarray], np.ndarray]] = {}
+
+    def batch(self, texts: Sequence[str], pad_to: int | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        key = (tuple(texts), pad_to)
+        if key not in self._cache:
+            feed = self.encoder.batch(texts, pad_to)
+            self._cache[key] = (feed, torch_logits(self.model, feed, self.names))
+        return self._cache[key]
+
+
+def compare_batch(reference: Reference, sess, texts: Sequence[str], atol: float, what: str, pad_to: int | None = None) -> float:
     """Compare ONNX and PyTorch on one batch; shapes first, then values. Returns the max abs diff."""
-    reference = torch_logits(model, feed, names)
+    feed, expected = reference.batch(texts, pad_to)
     found = evaluate.run(sess, feed)
-    if found.shape != reference.shape:
+    if found.shape != expected.shape:
         raise OutputShapeError(
             f"exported ONNX logits have the wrong shape ({what})",
-            expected=tuple(reference.shape), found=tuple(found.shape),
+            expected=tuple(expected.shape), found=tuple(found.shape),
             hint="the dynamic axes were not exported; report the model architecture",
         )
-    diff = float(np.abs(found - reference).max())
+    diff = float(np.abs(found - expected).max())
     if not diff <= atol:  # also catches NaN
         raise OutputValuesError(
             f"exported ONNX logits differ from PyTorch ({what})",
@@ -55,15 +70,14 @@ def compare_batch(model, names: Sequence[str], sess, feed: dict[str, np.ndarray]
     return diff
 
 
-def validate(model, names: Sequence[str], sess, encoder: Encoder, texts: Sequence[str], atol: float = DEFAULT_ATOL) -> dict[str, Any]:
-    """Output names, then shapes, then values at batch 1 (each text) and batch N (mixed lengths)."""
+def validate(reference: Reference, sess, texts: Sequence[str], atol: float = DEFAULT_ATOL) -> dict[str, Any]:
+    """Output names, then shapes, then values at batch N (mixed lengths), batch 1 (each text) and
+    at padding to max_length, all at identical padding for both models."""
     check_outputs(sess)
-    batch_n = compare_batch(model, names, sess, encoder.batch(texts), atol, f"batch of {len(texts)} mixed lengths")
-    batch_1 = max(compare_batch(model, names, sess, encoder.batch([text]), atol, "batch of 1") for text in texts)
-    padded = compare_batch(
-        model, names, sess, encoder.batch(texts[:4], pad_to=encoder.max_length), atol,
-        f"padded to {encoder.max_length}",
-    )
+    max_length = reference.encoder.max_length
+    batch_n = compare_batch(reference, sess, texts, atol, f"batch of {len(texts)} mixed lengths")
+    batch_1 = max(compare_batch(reference, sess, [text], atol, "batch of 1") for text in texts)
+    padded = compare_batch(reference, sess, texts[:4], atol, f"padded to {max_length}", pad_to=max_length)
     return {
         "atol": atol,
         "texts": len(texts),

@@ -100,7 +100,7 @@ def test_graph_has_dynamic_batch_and_sequence_axes(tiny_onnx):
 
 def test_validate_accepts_the_export(tiny_onnx):
     model, names, encoder, path = tiny_onnx
-    result = validate.validate(model, names, evaluate.session(path), encoder, TEXTS)
+    result = validate.validate(validate.Reference(model, names, encoder), evaluate.session(path), TEXTS)
     assert result["batch_1_max_abs_diff"] <= 1e-4 and result["batch_n_max_abs_diff"] <= 1e-4
 
 
@@ -122,7 +122,7 @@ def test_perturbed_initializer_fails_value_check(tiny_onnx, tmp_path: Path):
 
     bad = _edit(path, tmp_path / "bad.onnx", perturb)
     with pytest.raises(OutputValuesError, match=re.escape("exported ONNX logits differ from PyTorch (batch of 5 mixed lengths) (expected max abs difference <= 0.0001")):
-        validate.validate(model, names, evaluate.session(bad), encoder, TEXTS)
+        validate.validate(validate.Reference(model, names, encoder), evaluate.session(bad), TEXTS)
 
 
 def test_renamed_output_fails_name_check(tiny_onnx, tmp_path: Path):
@@ -135,7 +135,7 @@ def test_renamed_output_fails_name_check(tiny_onnx, tmp_path: Path):
 
     bad = _edit(path, tmp_path / "bad.onnx", rename)
     with pytest.raises(OutputNamesError, match=re.escape("exported ONNX graph has unexpected outputs (expected ['logits'], found ['scores'])")):
-        validate.validate(model, names, evaluate.session(bad), encoder, TEXTS)
+        validate.validate(validate.Reference(model, names, encoder), evaluate.session(bad), TEXTS)
 
 
 def test_wrong_output_shape_fails_shape_check(tiny_onnx, tmp_path: Path):
@@ -149,7 +149,7 @@ def test_wrong_output_shape_fails_shape_check(tiny_onnx, tmp_path: Path):
 
     bad = _edit(path, tmp_path / "bad.onnx", flatten)
     with pytest.raises(OutputShapeError, match=re.escape("exported ONNX logits have the wrong shape (batch of 5 mixed lengths) (expected (5, 2), found (1, 10))")):
-        validate.validate(model, names, evaluate.session(bad), encoder, TEXTS)
+        validate.validate(validate.Reference(model, names, encoder), evaluate.session(bad), TEXTS)
 
 
 def test_failed_validation_stops_export_and_leaves_nothing(tmp_path: Path, tiny_mobilebert_dir: Path, monkeypatch):
@@ -194,7 +194,7 @@ def test_padding_effect_is_measured(tiny_onnx, tmp_path: Path, tiny_mobilebert_d
     names = export_onnx(model, encoder.batch(TEXTS[:2]), tmp_path / "pad.onnx")
     session = evaluate.session(tmp_path / "pad.onnx")
     # identical padding still matches PyTorch ...
-    validate.validate(model, names, session, encoder, TEXTS)
+    validate.validate(validate.Reference(model, names, encoder), session, TEXTS)
     # ... but the [PAD] embedding next to the last token changes the logits with the padding length
     effect = validate.padding_effect(session, encoder, TEXTS)
     assert effect["dynamic_vs_max_length_max_logit_change"] > 1e-3

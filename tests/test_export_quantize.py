@@ -1,0 +1,132 @@
+"""int8 quantization: graph structure, bounded difference from fp32, and the accuracy gate."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from export import export_bundle
+from export.errors import QualityGateError
+from mobilebert_edge.cli import main
+
+TEXTS = [
+    "A wonderful film: moving, funny and beautifully acted.",
+    "Dull, predictable and far too long. I want my two hours back.",
+    "It was fine.",
+    "The plot made no sense, but the music was lovely and the cast clearly had fun.",
+    "Worst. Movie. Ever.",
+    "I didn't expect much, yet by the end I was in tears.<br /><br />Highly recommended.",
+    "meh",
+    "An overlong, self-indulgent mess with one great scene. " * 6,
+]
+
+
+def weight_matmuls(graph: onnx.GraphProto) -> int:
+    constants = {init.name for init in graph.initializer}
+    return sum(1 for node in graph.node if node.op_type == "MatMul" and node.input[1] in constants)
+
+
+def test_int8_bundle_has_integer_matmuls_only(tiny_bundle: Path, tiny_bundle_fp32: Path):
+    fp32 = onnx.load(str(tiny_bundle_fp32 / "model.onnx")).graph
+    int8 = onnx.load(str(tiny_bundle / "model.onnx")).graph
+    ops = [node.op_type for node in int8.node]
+    assert weight_matmuls(fp32) == 23  # 2 MobileBERT layers + pooler + classifier
+    assert weight_matmuls(int8) == 0
+    assert ops.count("MatMulInteger") >= weight_matmuls(fp32)
+    assert "DynamicQuantizeLinear" in ops
+    # int8 weights are stored as int8 initializers and the file shrank
+    assert any(init.data_type == onnx.TensorProto.INT8 for init in int8.initializer)
+    assert (tiny_bundle / "model.onnx").stat().st_size < 0.4 * (tiny_bundle_fp32 / "model.onnx").stat().st_size
+    report = json.loads((tiny_bundle / "manifest.json").read_text())["report"]["quantization"]
+    assert report["weight_matmuls_fp32"] == 23 and report["weight_matmuls_left_fp32"] == 0
+
+
+@pytest.fixture(scope="module")
+def minilm_bundles(tmp_path_factory: pytest.TempPathFactory, minilm_path: Path) -> tuple[Path, Path, Path]:
+    """fp32 and int8 bundles (max_length 128) of the pretrained MiniLM with a random head."""
+    torch.manual_seed(1)
+    folder = tmp_path_factory.mktemp("minilm-q") / "checkpoint"
+    AutoModelForSequenceClassification.from_pretrained(minilm_path, num_labels=2).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(minilm_path).save_pretrained(folder)
+    out = folder.parent
+    export_bundle(folder, out / "int8", max_length=128, golden_texts=TEXTS[:2], log=lambda _: None)
+    return folder, out / "int8"
+
+
+def test_minilm_int8_close_to_fp32_and_fused_ops_quantized(minilm_bundles, tmp_path: Path):
+    folder, int8 = minilm_bundles
+    manifest = json.loads((int8 / "manifest.json").read_text())
+    quant = manifest["report"]["quantization"]
+    assert quant["integer_ops"]["QAttention"] == 6  # every fused attention became integer
+    assert quant["weight_matmuls_left_fp32"] == 0
+    assert quant["measured"] is False and "not measured" in quant["note"]
+    # independent check: the int8 graph against the transformers model, same padded batch
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    batch = tokenizer(TEXTS, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    with torch.no_grad():
+        reference = torch.softmax(model(**batch).logits, -1).numpy()
+    session = ort.InferenceSession(str(int8 / "model.onnx"), providers=["CPUExecutionProvider"])
+    logits = session.run(None, {i.name: batch[i.name].numpy() for i in session.get_inputs()})[0]
+    found = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert np.abs(found - reference).max() < 0.05
+    assert np.abs(found - reference).max() > 0  # it really is a different (quantized) model
+
+
+def _write_eval(path: Path, labels: list[str]) -> Path:
+    with path.open("w", encoding="utf-8") as handle:
+        for i, text in enumerate(TEXTS):
+            handle.write(json.dumps({"text": text, "label": labels[i % 2]}) + "\n")
+    return path
+
+
+def test_gate_refuses_int8_that_loses_accuracy(tmp_path: Path, tiny_mobilebert_dir: Path):
+    eval_file = _write_eval(tmp_path / "eval.jsonl", ["negative", "positive"])
+    with pytest.raises(QualityGateError, match=re.escape("int8 quantization lost")) as info:
+        export_bundle(tiny_mobilebert_dir, tmp_path / "bundle", eval_data=eval_file, max_accuracy_drop=-1.0,
+                      optimize=False, log=lambda _: None)
+    assert "(expected a drop of at most -1 points (--max-accuracy-drop)" in str(info.value)
+    assert "export with --precision fp32, try --per-channel" in str(info.value)
+    assert not (tmp_path / "bundle").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.jsonl"]
+
+
+def test_gate_passes_and_reports_accuracy(tmp_path: Path, tiny_mobilebert_dir: Path):
+    eval_file = _write_eval(tmp_path / "eval.jsonl", ["negative", "positive"])
+    lines: list[str] = []
+    report = export_bundle(tiny_mobilebert_dir, tmp_path / "bundle", eval_data=eval_file, max_accuracy_drop=100.0,
+                           per_channel=True, optimize=False, log=lines.append)
+    quant = report["quantization"]
+    assert quant["measured"] is True and quant["texts"] == len(TEXTS) and quant["per_channel"] is True
+    for key in ("fp32_accuracy", "int8_accuracy", "label_agreement", "max_probability_difference"):
+        assert 0 <= quant[key] <= 100
+    assert quant["accuracy_drop_points"] == pytest.approx(quant["fp32_accuracy"] - quant["int8_accuracy"])
+    assert any(line.startswith(f"int8 vs fp32 on {len(TEXTS)} texts: accuracy") for line in lines)
+
+
+def test_cli_gate_exits_1(tmp_path: Path, tiny_mobilebert_dir: Path, capsys):
+    eval_file = _write_eval(tmp_path / "eval.jsonl", ["0", "1"])  # integer label ids work too
+    code = main(["export", str(tiny_mobilebert_dir), "--out", str(tmp_path / "b"), "--eval-data", str(eval_file),
+                 "--max-accuracy-drop", "-5", "--no-optimize"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("error: int8 quantization lost")
+    assert not (tmp_path / "b").exists()
+
+
+def test_bad_eval_label_names_the_row(tmp_path: Path, tiny_mobilebert_dir: Path, capsys):
+    eval_file = tmp_path / "eval.jsonl"
+    eval_file.write_text('{"text": "good", "label": "positive"}\n{"text": "bad", "label": "awful"}\n')
+    code = main(["export", str(tiny_mobilebert_dir), "--out", str(tmp_path / "b"), "--eval-data", str(eval_file)])
+    assert code == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: eval data {eval_file}, row 2: unknown label (expected negative | positive or 0..1, found 'awful')"
+    )
