@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +34,14 @@ FALLBACK_ENCODINGS = ("utf-8", "cp949")
 _ASCII_COMPATIBLE_LINES = ("utf-8", "utf-8-sig", "cp949", "euc-kr", "latin-1", "cp1252", "ascii")
 
 
+class UndecodableText(InputError):
+    """A byte that the file's encoding cannot decode; ``where`` says at which line and byte."""
+
+    def __init__(self, message: str, *, where: str, hint: str) -> None:
+        self.where = where
+        super().__init__(message, hint=hint)
+
+
 def is_gzip(path: Path) -> bool:
     """True when the file starts with the gzip magic bytes (whatever its suffix)."""
     with open(path, "rb") as handle:
@@ -50,19 +59,20 @@ def open_binary(path: str | Path) -> BinaryIO:
     """Open a file for reading bytes, decompressing it on the fly when it is gzip'd."""
     path = Path(path)
     _check_file(path)
-    if is_gzip(path):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+    try:
+        if is_gzip(path):
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return open(path, "rb")
+    except PermissionError:
+        raise InputError(f"{path}: permission denied", hint="check the file's permissions") from None
 
 
 def _read_sample(path: Path, sample_bytes: int) -> bytes:
     try:
         with open_binary(path) as handle:
             return handle.read(sample_bytes)
-    except (gzip.BadGzipFile, EOFError, OSError) as error:
-        if isinstance(error, (FileNotFoundError, IsADirectoryError)):
-            raise
-        raise InputError(f"{path}: cannot read the file ({error})", hint="is the gzip file complete?") from error
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise InputError(f"{path}: cannot read the file ({error})", hint="is the gzip file complete?") from None
 
 
 def _decodes(sample: bytes, encoding: str, final: bool) -> bool:
@@ -74,13 +84,13 @@ def _decodes(sample: bytes, encoding: str, final: bool) -> bool:
     return True
 
 
-def _first_bad_byte(path: Path, encoding: str) -> InputError | None:
+def _first_bad_byte(path: Path, encoding: str) -> UndecodableText | None:
     """Decode the whole file; the error at its first undecodable byte, or None when it all decodes."""
     with DecodedText(open_binary(path), encoding, str(path)) as stream:
         try:
             while stream.read(CHUNK_BYTES):
                 pass
-        except InputError as error:
+        except UndecodableText as error:
             return error
     return None
 
@@ -105,7 +115,7 @@ def detect_encoding(path: str | Path, sample_bytes: int = SAMPLE_BYTES, *, verif
         raise InputError(f"{path}: not UTF-8 or cp949 text", hint=hint)
     if whole or not verify:
         return candidates[0]
-    first_error: InputError | None = None
+    first_error: UndecodableText | None = None
     for encoding in candidates:
         error = _first_bad_byte(path, encoding)
         if error is None:
@@ -146,11 +156,20 @@ class _CountingReader(io.BufferedIOBase):
         self.last = data
         return data
 
+    def _damaged(self, error: Exception) -> InputError:
+        return InputError(f"{self.name}: cannot read the file ({error})", hint="is the gzip file complete?")
+
     def read(self, size: int | None = -1) -> bytes:
-        return self._take(self._raw.read(-1 if size is None else size))
+        try:
+            return self._take(self._raw.read(-1 if size is None else size))
+        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+            raise self._damaged(error) from None
 
     def read1(self, size: int = -1) -> bytes:
-        return self._take(self._read1(size if size and size > 0 else CHUNK_BYTES))
+        try:
+            return self._take(self._read1(size if size and size > 0 else CHUNK_BYTES))
+        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+            raise self._damaged(error) from None
 
     def close(self) -> None:
         if not self.closed:
@@ -178,12 +197,11 @@ class DecodedText(io.TextIOWrapper):
         if self._ascii_lines:  # held-back bytes are part of a character, never a newline
             line = counter.lines_before + counter.last[: max(error.start - pending, 0)].count(b"\n") + 1
             where = f"line {line}, byte {offset}"
-        message = InputError(
+        return UndecodableText(
             f"{counter.name}: not valid {self.encoding} text at {where}",
+            where=where,
             hint="fix or remove that line, or pass --encoding with the file's real encoding",
         )
-        message.where = where  # type: ignore[attr-defined]
-        return message
 
     def read(self, size: int | None = -1) -> str:
         try:

@@ -105,3 +105,18 @@ def test_line_iteration_keeps_newlines(tmp_path: Path) -> None:
     path.write_bytes(b"a\r\nb\nc")
     with open_text(path) as stream:
         assert list(stream) == ["a\r\n", "b\n", "c"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_damaged_gzip_is_a_clear_error(tmp_path: Path, damage: str) -> None:
+    data = gzip.compress(b"text,label\n" + b"some text here,1\n" * 20000)
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data = data[:-8] + b"\x00" * 8  # wrong CRC and length
+    path = tmp_path / "d.csv.gz"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=re.escape(f"{path}: cannot read the file (")) as caught:
+        with open_text(path, sample_bytes=1024) as stream:
+            stream.read()
+    assert str(caught.value).endswith("; is the gzip file complete?")
