@@ -49,7 +49,7 @@ def manifest_sha256(manifest: dict[str, Any]) -> str:
 def _check_file_name(bundle: Path, name: object) -> str:
     """A listed file must be a plain relative path inside the bundle."""
     if not isinstance(name, str) or not name:
-        raise BundleError(f"bundle {bundle}: {MANIFEST} lists an invalid file name", found=repr(name))
+        raise BundleError(f"bundle {bundle}: {MANIFEST} lists an invalid file name", expected="a file name", found=repr(name))
     parts = Path(name).parts
     if Path(name).is_absolute() or ".." in parts:
         raise BundleError(
@@ -119,7 +119,7 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
             hint="the file was modified or corrupted; re-export the bundle",
         ) from error
     if not isinstance(manifest, dict):
-        raise BundleError(f"bundle {bundle}: {MANIFEST} is not a JSON object", found=type(manifest).__name__)
+        raise BundleError(f"bundle {bundle}: {MANIFEST} is not a JSON object", expected="an object", found=type(manifest).__name__)
     if manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(
             f"bundle {bundle}: not a mobilebert-edge bundle",
@@ -152,9 +152,13 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     labels = manifest["labels"]
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
-        raise BundleError(f"bundle {bundle}: labels must be a non-empty list of names", found=repr(labels))
+        raise BundleError(
+            f"bundle {bundle}: labels in {MANIFEST} are malformed", expected="a non-empty list of names", found=repr(labels)
+        )
     if not isinstance(manifest["files"], dict):
-        raise BundleError(f"bundle {bundle}: files must map file names to sha256", found=repr(manifest["files"]))
+        raise BundleError(
+            f"bundle {bundle}: files in {MANIFEST} are malformed", expected="an object of name: sha256", found=repr(manifest["files"])
+        )
     for name in manifest["files"]:
         _check_file_name(bundle, name)
     for section in ("model", "tokenizer"):

@@ -85,6 +85,14 @@ class Classifier:
                 hint="re-export the bundle",
             )
         self._output = wanted or outputs[0]
+        shape = next(o.shape for o in session.get_outputs() if o.name == self._output)
+        if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != len(self.labels)):
+            raise BundleError(
+                f"bundle {path}: the model's output {self._output!r} does not match the {len(self.labels)} labels",
+                expected=f"shape [batch, {len(self.labels)}]",
+                found=f"shape {list(shape)}",
+                hint="re-export the bundle",
+            )
 
     @classmethod
     def load(
@@ -108,7 +116,7 @@ class Classifier:
         try:
             encoder = TextEncoder.from_file(
                 tokenizer_file,
-                max_length=int(tok["max_length"]),
+                max_length=_int_setting(tok["max_length"], "tokenizer.max_length"),
                 rule=truncation.get("rule", "head"),
                 head_tokens=truncation.get("head_tokens"),
             )
@@ -227,6 +235,12 @@ class Classifier:
                 hint="re-export the bundle",
             )
         return logits
+
+
+def _int_setting(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{name} must be an integer", expected="an integer", found=repr(value))
+    return value
 
 
 def _as_list(texts: Any) -> list[Any]:

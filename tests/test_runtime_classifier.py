@@ -164,3 +164,21 @@ def test_feed_follows_the_declared_inputs(tiny_bundle_fp32, tmp_path):
     differences = logits_from_softmax[:, 1] - logits_from_softmax[:, 0]
     expected = [sum(row) / 1000 - len(row) for row in ids]  # log-odds, padding excluded
     np.testing.assert_allclose(differences, expected, rtol=1e-6)
+
+
+def test_model_that_does_not_fit_the_manifest_is_refused(tiny_bundle_fp32, tmp_path):
+    bundle = copy_bundle(tiny_bundle_fp32, tmp_path / "bundle")
+    manifest = load_manifest(bundle)
+    write_manifest(bundle, {**manifest, "labels": ["a", "b", "c"]})
+    message = f"bundle {bundle}: the model's output 'logits' does not match the 3 labels (expected shape [batch, 3], found shape "
+    with pytest.raises(BundleError, match=re.escape(message)):
+        Classifier.load(bundle)
+
+    _constant_model(bundle / "model.onnx", ["input_ids", "attention_mask", "position_ids"])
+    write_manifest(bundle, manifest)
+    message = (
+        f"bundle {bundle}: the model has an input this runtime cannot feed "
+        "(expected int64/int32 inputs among input_ids, attention_mask, token_type_ids, found position_ids tensor(int64))"
+    )
+    with pytest.raises(BundleError, match=re.escape(message)):
+        Classifier.load(bundle)
