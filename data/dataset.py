@@ -72,21 +72,53 @@ def _bad_rows_message(bad: list[tuple[str, str]]) -> str:
     return f"{_plural(len(bad), 'bad row')} ({shown}{more})"
 
 
-def _is_imdb_source(path: Path) -> bool:
-    from data.imdb import is_imdb_source
-
-    return is_imdb_source(path)
-
-
 def _read(path: Path, encoding: str | None, log: Log):  # -> pd.DataFrame
-    if _is_imdb_source(path):
-        from data.imdb import read_imdb
-
-        log(f"{path}: reading the IMDb train split")
-        return read_imdb(path, split="train")
+    from data.imdb import is_imdb_source, read_imdb
     from data.readers import read_table
 
+    if is_imdb_source(path):
+        log(f"{path}: reading the IMDb train split")
+        return read_imdb(path, split="train")
     return read_table(path, encoding=encoding)
+
+
+def _label_names(source: str, column: str, labels: list, texts: list) -> list[str]:
+    """Names inferred from the labels of rows that have a text; at least two."""
+    names = infer_label_names(v for v, t in zip(labels, texts) if v is not None and _text_of(t))
+    if len(names) < 2:
+        raise DataError(
+            f"{source}: column {column!r} needs at least two different labels",
+            expected="two or more",
+            found=f"only {names[0]!r}" if names else "none",
+            hint="check --label-column",
+        )
+    return names
+
+
+def _check_rows(
+    places: list[str], raw_texts: list, raw_labels: list, encoder: LabelEncoder
+) -> tuple[list[int], list[str], list[int], list[tuple[str, str]]]:
+    """(kept positions, their texts, their label ids, [(place, reason)] of bad rows)."""
+    kept: list[int] = []
+    texts: list[str] = []
+    labels: list[int] = []
+    bad: list[tuple[str, str]] = []
+    for position, (place, raw_text, raw_label) in enumerate(zip(places, raw_texts, raw_labels)):
+        text = _text_of(raw_text)
+        if text is None:
+            bad.append((place, "missing text" if is_missing(raw_text) else "empty text"))
+            continue
+        if raw_label is None:
+            bad.append((place, "missing label"))
+            continue
+        label = encoder.encode(raw_label)
+        if label is None:
+            bad.append((place, f"unknown label {str(raw_label)!r} (known: {', '.join(encoder.names)})"))
+            continue
+        kept.append(position)
+        texts.append(text)
+        labels.append(label)
+    return kept, texts, labels, bad
 
 
 def load_labelled(
@@ -117,43 +149,14 @@ def load_labelled(
     )
     row_numbers = [int(r) for r in table.index]
     lines = table.attrs.get("lines")
-    where = [f"row {r}" if lines is None else f"row {r} (line {n})" for r, n in zip(row_numbers, lines or row_numbers)]
+    places = [f"row {r}" if lines is None else f"row {r} (line {n})" for r, n in zip(row_numbers, lines or row_numbers)]
     raw_texts = table[text_col].tolist()
     raw_labels = [normalize_label(v) for v in table[label_col].tolist()]
-
     if label_names is None:
-        names = infer_label_names(v for v, t in zip(raw_labels, raw_texts) if v is not None and _text_of(t))
-        if len(names) < 2:
-            found = f"only {names[0]!r}" if names else "none"
-            raise DataError(
-                f"{source}: column {label_col!r} needs at least two different labels",
-                expected="two or more",
-                found=found,
-                hint="check --label-column",
-            )
+        names = _label_names(source, label_col, raw_labels, raw_texts)
     else:
         names = check_label_names(list(label_names))
-    encoder = LabelEncoder(names)
-
-    texts: list[str] = []
-    labels: list[int] = []
-    rows: list[int] = []
-    bad: list[tuple[str, str]] = []
-    for row, place, raw_text, raw_label in zip(row_numbers, where, raw_texts, raw_labels):
-        text = _text_of(raw_text)
-        if text is None:
-            bad.append((place, "missing text" if is_missing(raw_text) else "empty text"))
-            continue
-        if raw_label is None:
-            bad.append((place, "missing label"))
-            continue
-        label = encoder.encode(raw_label)
-        if label is None:
-            bad.append((place, f"unknown label {str(raw_label)!r} (known: {', '.join(names)})"))
-            continue
-        texts.append(text)
-        labels.append(label)
-        rows.append(row)
+    kept, texts, labels, bad = _check_rows(places, raw_texts, raw_labels, LabelEncoder(names))
 
     if bad and not skip_bad_rows:
         raise DataError(f"{source}: {_bad_rows_message(bad)}", hint="fix them, or pass --skip-bad-rows to skip them")
@@ -161,6 +164,7 @@ def load_labelled(
         log(f"{source}: skipped {_bad_rows_message(bad)}")
     if not texts:
         raise DataError(f"{source}: no usable rows left after skipping bad rows")
+    rows = [row_numbers[i] for i in kept]
     data = LabelledTexts(texts=texts, labels=labels, label_names=names, source=source, rows=rows)
     counts = ", ".join(f"{name}: {n}" for name, n in data.counts().items())
     log(f"{source}: {_plural(len(data), 'row')} ({counts})")
