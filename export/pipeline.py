@@ -23,12 +23,15 @@ PRECISIONS = ("int8", "fp32")
 
 
 def _save_tokenizer(tokenizer, path: Path) -> None:
-    """The fast tokenizer's tokenizer.json, without truncation or padding (the runtime does both)."""
+    """The fast tokenizer's tokenizer.json: no truncation (the runtime applies the rule itself),
+    padding set to the model's pad token so the runtime pads with the same id as export did."""
     from tokenizers import Tokenizer
 
     backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
     backend.no_truncation()
     backend.no_padding()
+    if tokenizer.pad_token_id is not None:
+        backend.enable_padding(pad_id=tokenizer.pad_token_id, pad_token=tokenizer.pad_token)
     backend.save(str(path))
 
 
