@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     io.add_argument("--val-fraction", type=float, metavar="F", help="validation share of --data (default 0.2)")
     io.add_argument("--text-column", metavar="NAME", help="text column (default: inferred)")
     io.add_argument("--label-column", metavar="NAME", help="label column (default: inferred)")
+    io.add_argument("--encoding", metavar="NAME", help="text encoding of the data files (default: detected)")
     io.add_argument("--skip-bad-rows", action="store_true", help="skip rows with missing text or label (reported)")
     io.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     io.add_argument("--overwrite", action="store_true", help="write into a non-empty --out that holds no previous run")
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     )
     result = train_run(
         config, data=args.data, out=args.out, val_data=args.val_data, text_column=args.text_column,
-        label_column=args.label_column, skip_bad_rows=args.skip_bad_rows, resume=args.resume,
+        label_column=args.label_column, skip_bad_rows=args.skip_bad_rows, encoding=args.encoding, resume=args.resume,
         overwrite=args.overwrite,
     )
     print(summary(result))

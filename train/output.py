@@ -40,7 +40,7 @@ def is_previous_run(out: Path) -> bool:
 
 
 def prepare_output(out: Path, *, resume: bool, overwrite: bool) -> None:
-    """Check that ``out`` may receive this run; create it."""
+    """Check that ``out`` may receive this run (it is created later, once data and model have loaded)."""
     if out.exists() and not out.is_dir():
         raise OutputError(f"output path {str(out)!r} is a file", expected="a folder (new, empty, or a previous run)",
                           found="a file", hint="pass another --out")
@@ -59,7 +59,6 @@ def prepare_output(out: Path, *, resume: bool, overwrite: bool) -> None:
             f"output folder {str(out)!r} is not empty and holds no previous run",
             hint="pass an empty or new --out, or --overwrite to write into it anyway",
         )
-    out.mkdir(parents=True, exist_ok=True)
 
 
 def save_checkpoint(

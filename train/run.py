@@ -38,15 +38,17 @@ def data_fingerprint(train: Any, val: Any) -> str:
 
 
 def load_splits(data_path: str, val_path: str | None, config: TrainConfig, *, text_column: str | None,
-                label_column: str | None, skip_bad_rows: bool, log: Callable[[str], None]) -> tuple[Any, Any]:
+                label_column: str | None, skip_bad_rows: bool, encoding: str | None = None,
+                log: Callable[[str], None] = _stderr) -> tuple[Any, Any]:
     """Training and validation sets: an explicit validation file, or a seeded stratified split."""
     from data import load_labelled, stratified_split
 
     data = load_labelled(data_path, text_column=text_column, label_column=label_column,
-                         skip_bad_rows=skip_bad_rows, log=log)
+                         skip_bad_rows=skip_bad_rows, encoding=encoding, log=log)
     if val_path:
         val = load_labelled(val_path, text_column=text_column, label_column=label_column,
-                            label_names=data.label_names, skip_bad_rows=skip_bad_rows, log=log)
+                            label_names=data.label_names, skip_bad_rows=skip_bad_rows,
+                            encoding=encoding, log=log)
         return data, val
     return stratified_split(data, config.val_fraction, config.seed)
 
@@ -60,6 +62,7 @@ def train_run(
     text_column: str | None = None,
     label_column: str | None = None,
     skip_bad_rows: bool = False,
+    encoding: str | None = None,
     resume: bool = False,
     overwrite: bool = False,
     log: Callable[[str], None] = _stderr,
@@ -81,10 +84,11 @@ def train_run(
         torch.set_num_threads(config.threads)
     precision = resolve_precision(config.precision)
     train_set, val_set = load_splits(data, val_data, config, text_column=text_column,
-                                     label_column=label_column, skip_bad_rows=skip_bad_rows, log=log)
+                                     label_column=label_column, skip_bad_rows=skip_bad_rows, encoding=encoding, log=log)
     labels = list(train_set.label_names)
     log(f"{len(train_set.texts)} training / {len(val_set.texts)} validation texts, labels {labels}")
     model, tokenizer = load_model(config.model, labels)
+    out.mkdir(parents=True, exist_ok=True)
     encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
     train_enc = encode_texts(tokenizer, train_set.texts, train_set.labels, **encode)
     val_enc = encode_texts(tokenizer, val_set.texts, val_set.labels, **encode)
