@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.heldout import heldout
-from bench.report import command_line, git_revision, machine_summary, write_section
+from bench.report import git_revision, machine_summary, write_section
 
 MIB = 2**20
 
@@ -230,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for row in rows:
             lines.append(f"| {row['variant']} | {row['accuracy']:.2f}% | {row['accuracy'] - fp32_acc:+.2f} | {row['ms']:.2f} | "
                          f"{row['mib']:.1f} MiB | {row['validation_drop']} |")
-    lines += ["", f"Command: `{command_line()}`"]
+    command = "flock /tmp/mbe-heavy.lock python -m bench.runtime_vs_optimum " + " ".join(
+        sys.argv[1:] if argv is None else list(argv))
+    lines += ["", f"Command (from the repository root): `{command.strip()}`"]
     body = "## Runtime vs optimum\n\n" + "\n".join(lines) + "\n"
     if args.no_write:
         print(body)

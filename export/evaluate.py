@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,79 +60,22 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-def read_eval_data(path: Path, labels: list[str]) -> tuple[list[str], list[int]]:
-    """Texts and label ids of a labelled file (JSONL with text/label, or a table ``data`` can read).
+def read_eval_data(path: Path, labels: list[str], log: Callable[[str], object] = print) -> tuple[list[str], list[int]]:
+    """Texts and label ids of a labelled file (any format ``data.load_labelled`` reads), with the
+    checkpoint's label names: a label is a name from ``labels`` or an integer id."""
+    from data import DataError, load_labelled
 
-    Labels may be names from ``labels`` or integer ids.
-    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"eval data {path}: no such file", hint="pass a labelled file with --eval-data")
-    if path.suffix == ".jsonl":
-        records = []
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    records.append((number, record["text"], record["label"]))
-                except (json.JSONDecodeError, KeyError, TypeError) as error:
-                    raise InputError(
-                        f"eval data {path}, line {number}: not a {{\"text\", \"label\"}} record ({error})"
-                    ) from error
-    else:
-        records = _read_table(path)
-    texts, ids = [], []
-    index = {name: i for i, name in enumerate(labels)}
-    for number, text, label in records:
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(f"eval data {path}, row {number}: empty or non-text 'text'", found=repr(text)[:60])
-        key = str(label)
-        if key in index:
-            ids.append(index[key])
-        elif key.lstrip("-").isdigit() and 0 <= int(key) < len(labels):
-            ids.append(int(key))
-        else:
-            raise InputError(
-                f"eval data {path}, row {number}: unknown label",
-                expected=" | ".join(labels) + f" or 0..{len(labels) - 1}",
-                found=repr(label),
-            )
-        texts.append(text)
-    if not texts:
-        raise InputError(f"eval data {path}: no rows")
-    return texts, ids
-
-
-def _read_table(path: Path) -> list[tuple[int, Any, Any]]:
-    """Rows of a CSV/TSV/Parquet table via ``data.load_labelled`` if present, else pandas."""
     try:
-        from data import load_labelled  # type: ignore[attr-defined]
-    except ImportError:
-        load_labelled = None
-    if load_labelled is not None:
-        table = load_labelled(path)
-        frame = getattr(table, "frame", table)
-        texts, labels = frame["text"].tolist(), frame["label"].tolist()
-        return [(i + 2, t, l) for i, (t, l) in enumerate(zip(texts, labels))]
-    import pandas as pd
-
-    for encoding in ("utf-8", "cp949", "latin-1"):
-        try:
-            frame = pd.read_csv(path, sep=None, engine="python", encoding=encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    columns = {c.lower(): c for c in frame.columns}
-    text = next((columns[c] for c in ("text", "review", "sentence") if c in columns), None)
-    label = next((columns[c] for c in ("label", "sentiment", "labels") if c in columns), None)
-    if text is None or label is None:
+        table = load_labelled(path, label_names=labels, log=log)
+    except DataError as error:
         raise InputError(
-            f"eval data {path}: text and label columns not found",
-            expected="columns text and label", found=", ".join(map(str, frame.columns)),
-        )
-    return [(i + 2, t, l) for i, (t, l) in enumerate(zip(frame[text].tolist(), frame[label].tolist()))]
+            f"eval data {error.message}", expected=error.expected, found=error.found,
+            hint="fix those rows or pass another --eval-data",
+        ) from error
+    return list(table.texts), list(table.labels)
 
 
 def compare(reference: np.ndarray, candidate: np.ndarray, truth: Sequence[int] | None) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def export_bundle(
     eval_texts: list[str] = []
     truth: list[int] | None = None
     if eval_path is not None:
-        eval_texts, truth = evaluate.read_eval_data(eval_path, ckpt.labels)
+        eval_texts, truth = evaluate.read_eval_data(eval_path, ckpt.labels, log)
         log(f"evaluation texts: {len(eval_texts)} from {eval_path}")
     check_texts = golden_mod.pick_texts(eval_texts) + [" ".join(golden_mod.BUILTIN_TEXTS) * 20]
     report: dict[str, Any] = {"source": {"checkpoint": ckpt.path.name, "kind": "mobilebert-edge" if ckpt.ours else "save_pretrained"}}

@@ -128,5 +128,6 @@ def test_bad_eval_label_names_the_row(tmp_path: Path, tiny_mobilebert_dir: Path,
     code = main(["export", str(tiny_mobilebert_dir), "--out", str(tmp_path / "b"), "--eval-data", str(eval_file)])
     assert code == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"error: eval data {eval_file}, row 2: unknown label (expected negative | positive or 0..1, found 'awful')"
+        f"error: eval data {eval_file}: 1 bad row (row 2 (line 2): unknown label 'awful' (known: negative, positive)); "
+        "fix those rows or pass another --eval-data"
     )
