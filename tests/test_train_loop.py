@@ -119,7 +119,7 @@ def test_resume_after_sigkill_ends_with_the_uninterrupted_model(model_dir: Path,
     from mobilebert_edge.cli import main
 
     flags = ["--data", str(small_csv), "--model", str(model_dir), "--max-length", "16", "--batch-size", "4",
-             "--lr", "2e-3", "--epochs", "3", "--patience", "0", "--precision", "bf16", "--threads", "1",
+             "--lr", "2e-3", "--epochs", "3", "--patience", "0", "--precision", "auto", "--threads", "1",
              "--seed", "11", "--warmup-ratio", "0.2"]
     assert main(["train", *flags, "--out", str(tmp_path / "whole")]) == 0
 

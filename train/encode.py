@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_runtime.truncation import truncate_ids
-from train.errors import ConfigError
+from train.errors import ConfigError, ModelLoadError
+
+PROBE = "a short probe sentence"
 
 
 @dataclass
@@ -40,6 +42,16 @@ def content_budget(tokenizer: Any, max_length: int) -> int:
     return budget
 
 
+def check_special_tokens(tokenizer: Any) -> None:
+    """The tokenizer must add its special tokens the way its own ``__call__`` does (BERT-style models do)."""
+    content = tokenizer(PROBE, add_special_tokens=False)["input_ids"]
+    if tokenizer.build_inputs_with_special_tokens(content) != tokenizer(PROBE)["input_ids"]:
+        raise ModelLoadError(
+            f"tokenizer {type(tokenizer).__name__} does not add special tokens in a way training can reproduce",
+            hint="use a BERT-style model (MobileBERT, BERT, MiniLM, DistilBERT)",
+        )
+
+
 def encode_texts(
     tokenizer: Any,
     texts: Sequence[str],
@@ -51,6 +63,7 @@ def encode_texts(
 ) -> Encoded:
     """Encode ``texts`` for the model; every sequence has at most ``max_length`` ids."""
     budget = content_budget(tokenizer, max_length)
+    check_special_tokens(tokenizer)
     content = tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
     with_types = "token_type_ids" in tokenizer.model_input_names
     input_ids, token_types = [], []
