@@ -1,0 +1,332 @@
+"""Streaming table readers for batch scoring: CSV, TSV, JSONL (gzip'd or not) and Parquet, in chunks.
+
+A reader yields ``Chunk`` objects of at most ``chunk_rows`` rows, so memory does not grow with the
+file. Row-level problems (undecodable bytes, a ragged CSV row, a line that is not a JSON object) do
+not stop the read: the row is kept and its problem recorded in ``Chunk.row_errors``. Structural
+problems (missing file, unknown format, no header) raise ``ScoreError``.
+Parquet needs pyarrow, imported only when a Parquet file is read or written.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_runtime.encoding import check_encoding, detect_encoding, is_gzip
+from edge_runtime.errors import EdgeError
+
+FORMATS = ("csv", "tsv", "jsonl", "parquet")
+SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+            ".parquet": "parquet", ".pq": "parquet"}
+DELIMITERS = {"csv": ",", "tsv": "\t"}
+# Column names tried, in order, when no text column is given (exact match first, then case-insensitive).
+TEXT_COLUMN_CANDIDATES = ("text", "review", "sentence", "content", "body", "comment", "document", "message")
+PARQUET_HINT = "install the 'parquet' extra: pip install 'mobilebert-edge[parquet]'"
+
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # a long review is one field
+
+
+class ScoreError(EdgeError):
+    """A batch-scoring job that cannot start, resume or finish as asked."""
+
+
+@dataclass
+class Chunk:
+    """Consecutive rows of the input: column name -> values, plus a read error per row ("" when fine)."""
+
+    index: int
+    start: int
+    columns: dict[str, list[Any]]
+    row_errors: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.row_errors)
+
+
+def import_pyarrow() -> tuple[Any, Any]:
+    """``(pyarrow, pyarrow.parquet)``, or a ScoreError naming the extra to install."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ModuleNotFoundError as error:
+        raise ScoreError("Parquet files need pyarrow, which is not installed", hint=PARQUET_HINT) from error
+    return pyarrow, pyarrow.parquet
+
+
+def table_format(path: str | Path, given: str = "auto") -> tuple[str, bool]:
+    """``(format, gzipped)`` of a table path from its suffix (``.csv.gz`` -> ``("csv", True)``)."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    gzipped = bool(suffixes) and suffixes[-1] == ".gz"
+    if gzipped:
+        suffixes = suffixes[:-1]
+    if given != "auto":
+        if given not in FORMATS:
+            raise ScoreError(f"unknown table format {given!r}", expected=" or ".join(FORMATS), found=given)
+        fmt = given
+    elif suffixes and suffixes[-1] in SUFFIXES:
+        fmt = SUFFIXES[suffixes[-1]]
+    else:
+        raise ScoreError(
+            f"{path}: cannot tell the table format from the file name",
+            expected="a name ending in " + ", ".join(sorted(SUFFIXES)) + " (optionally + .gz)",
+            found=path.name, hint="rename the file or pass --format",
+        )
+    if fmt == "parquet" and gzipped:
+        raise ScoreError(f"{path}: Parquet is compressed inside the file", found=path.name,
+                         hint="drop the .gz suffix")
+    return fmt, gzipped
+
+
+def resolve_text_column(path: str | Path, columns: list[str], given: str | None) -> str:
+    """The text column: ``given`` when it exists, else the first well-known text column name."""
+    if given and given != "auto":
+        if given in columns:
+            return given
+        raise ScoreError(f"{path}: no column {given!r}", expected=given, found=", ".join(columns) or "no columns",
+                         hint="pass --text-column with one of the columns found")
+    for candidate in TEXT_COLUMN_CANDIDATES:
+        if candidate in columns:
+            return candidate
+    lowered = {name.lower(): name for name in reversed(columns)}
+    for candidate in TEXT_COLUMN_CANDIDATES:
+        if candidate in lowered:
+            return lowered[candidate]
+    raise ScoreError(f"{path}: cannot tell which column holds the text",
+                     expected="one of " + ", ".join(TEXT_COLUMN_CANDIDATES), found=", ".join(columns) or "no columns",
+                     hint="pass --text-column NAME")
+
+
+def _bad_chars(value: str) -> bool:
+    """True when ``value`` holds bytes that did not decode (kept as lone surrogates)."""
+    if value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _repair(value: str, encoding: str) -> str:
+    """Undecodable bytes replaced by U+FFFD, the rest kept."""
+    return value.encode(encoding, "surrogateescape").decode(encoding, "replace")
+
+
+def guess_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
+    """The text encoding to read ``path`` with, tolerant of a few bad bytes.
+
+    A sample that is mostly valid UTF-8 (at least 4 valid non-ASCII characters per bad byte) is
+    UTF-8, its bad bytes becoming row errors; otherwise ``detect_encoding`` decides (BOM, UTF-8,
+    cp949), and when nothing decodes the sample, UTF-8 with row errors.
+    """
+    with open(path, "rb") as raw:
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip(path) else raw
+        sample = stream.read(sample_bytes)
+    if sample.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return detect_encoding(path, verify=False)
+    text = sample.decode("utf-8", "surrogateescape")
+    if text.isascii():
+        return "utf-8"
+    bad = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+    good = sum(1 for ch in text if ord(ch) > 127) - bad
+    if bad == 0 or good >= 4 * bad:
+        return "utf-8"
+    try:
+        return detect_encoding(path, verify=False)
+    except EdgeError:
+        return "utf-8"
+
+
+class TableReader:
+    """Iterate a table file chunk by chunk; ``columns`` is known before the first chunk."""
+
+    def __init__(self, path: str | Path, fmt: str = "auto", chunk_rows: int = 2048, encoding: str | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ScoreError(f"{self.path}: no such file", hint="check the input path")
+        self.format, _ = table_format(self.path, fmt)
+        self.chunk_rows = chunk_rows
+        self.encoding = check_encoding(encoding) if encoding else None
+        self.arrow_schema: Any = None  # Parquet input only
+        self.size = self.path.stat().st_size
+        self._raw: Any = None
+        self.rows_total: int | None = None
+        if self.format == "parquet":
+            self.columns = self._parquet_columns()
+        elif self.format == "jsonl":
+            self.columns = self._jsonl_columns()
+        else:
+            self.columns = self._csv_columns()
+        if len(set(self.columns)) != len(self.columns):
+            dupes = sorted({c for c in self.columns if self.columns.count(c) > 1})
+            raise ScoreError(f"{self.path}: duplicate column names", found=", ".join(dupes),
+                             hint="rename the columns so each is unique")
+
+    # ---- progress -----------------------------------------------------------------------
+    def fraction_done(self, rows_read: int) -> float | None:
+        """How much of the input has been read, 0..1 (bytes for text files, rows for Parquet)."""
+        if self.rows_total:
+            return min(rows_read / self.rows_total, 1.0)
+        if self._raw is not None and self.size:
+            try:
+                return min(self._raw.tell() / self.size, 1.0)
+            except (OSError, ValueError):
+                return None
+        return None
+
+    # ---- opening ------------------------------------------------------------------------
+    def _open_bytes(self) -> Any:
+        self._raw = open(self.path, "rb")
+        if is_gzip(self.path):
+            return gzip.GzipFile(fileobj=self._raw, mode="rb")
+        return self._raw
+
+    def text_encoding(self) -> str:
+        if self.encoding is None:
+            self.encoding = guess_encoding(self.path)
+        return self.encoding
+
+    def _open_text(self) -> io.TextIOWrapper:
+        encoding = self.text_encoding()
+        return io.TextIOWrapper(self._open_bytes(), encoding=encoding, errors="surrogateescape", newline="")
+
+    # ---- CSV / TSV ----------------------------------------------------------------------
+    def _csv_reader(self, stream: io.TextIOWrapper) -> Any:
+        return csv.reader(stream, delimiter=DELIMITERS[self.format])
+
+    def _csv_columns(self) -> list[str]:
+        with self._open_text() as stream:
+            header = next(self._csv_reader(stream), None)
+        if not header:
+            raise ScoreError(f"{self.path}: empty file, no header row", hint="the first line must name the columns")
+        if any(_bad_chars(name) for name in header):
+            raise ScoreError(f"{self.path}: undecodable bytes in the header row", hint="pass --encoding")
+        return header
+
+    def _csv_chunks(self) -> Iterator[Chunk]:
+        width = len(self.columns)
+        encoding = self.text_encoding()
+        with self._open_text() as stream:
+            reader = self._csv_reader(stream)
+            next(reader, None)
+            rows: list[list[str]] = []
+            errors: list[str] = []
+            index = start = 0
+            for row in reader:
+                if not row:
+                    continue  # a blank line is not a record
+                error = ""
+                if len(row) != width:
+                    error = f"row has {len(row)} fields, the header has {width}"
+                    row = (row + [""] * width)[:width]
+                if not "".join(row).isascii():
+                    bad = [name for name, value in zip(self.columns, row) if _bad_chars(value)]
+                    if bad:
+                        error = error or f"undecodable bytes ({encoding}) in column {bad[0]!r}"
+                        row = [_repair(value, encoding) if _bad_chars(value) else value for value in row]
+                rows.append(row)
+                errors.append(error)
+                if len(rows) == self.chunk_rows:
+                    yield Chunk(index, start, dict(zip(self.columns, map(list, zip(*rows)))), errors)
+                    index, start, rows, errors = index + 1, start + len(rows), [], []
+            if rows:
+                yield Chunk(index, start, dict(zip(self.columns, map(list, zip(*rows)))), errors)
+
+    # ---- JSONL --------------------------------------------------------------------------
+    @staticmethod
+    def _parse_line(line: bytes) -> tuple[Any, str]:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            text, error = line.decode("utf-8", "replace"), "undecodable bytes (utf-8) in the line"
+        else:
+            error = ""
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return None, error or f"invalid JSON ({exc.msg} at column {exc.colno})"
+        if not isinstance(value, dict):
+            return None, error or f"line is a JSON {type(value).__name__}, not an object"
+        return value, error
+
+    def _jsonl_lines(self) -> Iterator[bytes]:
+        with self._open_bytes() as stream:
+            first = True
+            for line in stream:
+                if first and line.startswith(b"\xef\xbb\xbf"):
+                    line = line[3:]
+                first = False
+                if line.strip():
+                    yield line
+
+    def _jsonl_columns(self) -> list[str]:
+        """The union of keys over the whole file, in order of first appearance (one streaming pass)."""
+        seen: dict[str, None] = {}
+        for line in self._jsonl_lines():
+            value, _ = self._parse_line(line)
+            if value:
+                for key in value:
+                    if key not in seen:
+                        seen[key] = None
+        if not seen:
+            raise ScoreError(f"{self.path}: no JSON object with fields found", hint="one JSON object per line")
+        return list(seen)
+
+    def _jsonl_chunks(self) -> Iterator[Chunk]:
+        records: list[dict[str, Any]] = []
+        errors: list[str] = []
+        index = start = 0
+
+        def flush() -> Chunk:
+            return Chunk(index, start, {c: [r.get(c) for r in records] for c in self.columns}, errors)
+
+        for line in self._jsonl_lines():
+            value, error = self._parse_line(line)
+            records.append(value or {})
+            errors.append(error)
+            if len(records) == self.chunk_rows:
+                yield flush()
+                index, start, records, errors = index + 1, start + len(records), [], []
+        if records:
+            yield flush()
+
+    # ---- Parquet ------------------------------------------------------------------------
+    def _parquet_columns(self) -> list[str]:
+        _, pq = import_pyarrow()
+        try:
+            handle = pq.ParquetFile(self.path)
+        except Exception as error:  # pyarrow raises ArrowInvalid and friends
+            raise ScoreError(f"{self.path}: not a readable Parquet file ({error})") from error
+        self.arrow_schema = handle.schema_arrow
+        self.rows_total = handle.metadata.num_rows
+        return list(self.arrow_schema.names)
+
+    def _parquet_chunks(self) -> Iterator[Chunk]:
+        _, pq = import_pyarrow()
+        handle = pq.ParquetFile(self.path)
+        index = start = 0
+        for batch in handle.iter_batches(batch_size=self.chunk_rows):
+            data = batch.to_pydict()
+            yield Chunk(index, start, {c: data[c] for c in self.columns}, [""] * batch.num_rows)
+            index, start = index + 1, start + batch.num_rows
+
+    def __iter__(self) -> Iterator[Chunk]:
+        if self.format == "parquet":
+            return self._parquet_chunks()
+        if self.format == "jsonl":
+            return self._jsonl_chunks()
+        return self._csv_chunks()
+
+
+def input_fingerprint(path: str | Path) -> dict[str, Any]:
+    """What identifies an input file for resuming: absolute path, size and modification time."""
+    stat = os.stat(path)
+    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}

@@ -1,0 +1,55 @@
+"""Helpers for the batch-scoring tests: a tiny bundle, review-like tables, reading outputs back."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+WORDS = ("good bad great awful film movie plot actor boring brilliant waste loved hated "
+         "music scene ending story funny dull superb mess charming slow").split()
+
+
+def review_rows(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` rows ``{id, text, stars}`` with texts of 1..60 words (so batches pad differently)."""
+    rng = random.Random(seed)
+    return [{"id": i, "text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 60))), "stars": rng.randint(1, 10)}
+            for i in range(n)]
+
+
+def write_table(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Write rows as CSV/TSV/JSONL/Parquet by suffix (gzip'd when it ends in .gz)."""
+    name = path.name.removesuffix(".gz")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    if name.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=97)
+    elif name.endswith(".jsonl"):
+        with opener(path, "wt", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row) + "\n")
+    else:
+        with opener(path, "wt", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t" if name.endswith(".tsv") else ",")
+            writer.writeheader()
+            writer.writerows(rows)
+    return path
+
+
+def read_table(path: Path) -> list[dict[str, Any]]:
+    """Rows of a scored file (any of our formats) as dicts; CSV/TSV values stay strings."""
+    name = path.name.removesuffix(".gz")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        if name.endswith(".jsonl"):
+            return [json.loads(line) for line in handle]
+        return list(csv.DictReader(handle, delimiter="\t" if name.endswith(".tsv") else ","))
