@@ -193,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     base_ms = results["optimum fp32"][1] / len(texts) * 1000
     ours_fp32_p = results["ours fp32 bundle"][0]
     lines = [
-        f"Checkpoint: `{args.checkpoint}` ({len(labels)} labels, max_length {max_length}), tutorial recipe on MiniLM-L6. "
+        f"Checkpoint: `{args.checkpoint}` ({len(labels)} labels, max_length {max_length}; trained with preset "
+        f"`{meta.get('config', {}).get('preset', '?')}` from `{Path(str(meta.get('config', {}).get('model', '?'))).name}`). "
         f"Data: the first {len(texts)} held-out reviews of `imdb_train.csv.gz` (`bench.heldout.heldout({len(texts)})`).",
         "",
         f"Machine: {machine_summary()}; onnxruntime intra-op threads {args.threads}; ONNX batch size {args.batch_size} "
@@ -220,6 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"the export's own gate measured {q.get('accuracy_drop_points', 'n/a')} points on the {q.get('texts')} "
         f"validation texts. fp32 ONNX vs PyTorch max |logit diff| "
         f"{max(report_int8['parity']['batch_1_max_abs_diff'], report_int8['parity']['batch_n_max_abs_diff']):.1e}.",
+    ]
+    speedup = base_ms / (results["ours int8 bundle"][1] / len(texts) * 1000)
+    lines += [
+        "",
+        f"Targets: our int8 loses at most 0.5 point against our fp32: {drop:+.2f} points, "
+        f"{'met' if drop <= 0.5 else 'NOT met'}; runs at least 1.5x faster than optimum fp32: {speedup:.2f}x, "
+        f"{'met' if speedup >= 1.5 else 'NOT met'}.",
     ]
     if args.levers:
         rows = levers(args.checkpoint, work, texts, truth, args.threads, args.batch_size, log)
