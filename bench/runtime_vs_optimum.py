@@ -194,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours_fp32_p = results["ours fp32 bundle"][0]
     lines = [
         f"Checkpoint: `{args.checkpoint}` ({len(labels)} labels, max_length {max_length}; trained with preset "
-        f"`{meta.get('config', {}).get('preset', '?')}` from `{Path(str(meta.get('config', {}).get('model', '?'))).name}`). "
+        f"`{meta.get('config', {}).get('preset', '?')}` from `{'/'.join(Path(str(meta.get('config', {}).get('model', '?'))).parts[-2:])}`). "
         f"Data: the first {len(texts)} held-out reviews of `imdb_train.csv.gz` (`bench.heldout.heldout({len(texts)})`).",
         "",
         f"Machine: {machine_summary()}; onnxruntime intra-op threads {args.threads}; ONNX batch size {args.batch_size} "
