@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -105,7 +106,16 @@ class _LocalPredictor:
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(bundle: str, threads: int) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent died (even by SIGKILL) exits instead of idling as an orphan."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _worker_init(bundle: str, threads: int, parent: int) -> None:
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     try:
         _WORKER["classifier"] = load_classifier(bundle, threads)
     except BaseException as error:  # reported with the first task, where the parent sees it
@@ -127,7 +137,7 @@ class _PoolPredictor:
         self.batch_size = batch_size
         self.pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init, initargs=(str(bundle), threads),
+            initializer=_worker_init, initargs=(str(bundle), threads, os.getpid()),
         )
 
     def submit(self, texts: list[str]) -> Future:

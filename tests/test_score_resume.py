@@ -35,6 +35,21 @@ def _crash_after(monkeypatch, parts: int) -> None:
     monkeypatch.setattr(scoring, "write_part", write_part)
 
 
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
 def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path, tiny_bundle):
     src = write_table(tmp_path / "in.csv", review_rows(6000, seed=3))
     reference = tmp_path / "reference.csv"
@@ -42,15 +57,20 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path, tiny_bundle)
     out = tmp_path / "out.csv"
     work = tmp_path / "out.csv.partial"
     job = subprocess.Popen([sys.executable, "-m", "mobilebert_edge", "score", str(tiny_bundle), str(src), "--out", str(out),
-                            "--chunk-rows", "100", "--batch-size", "16", "--no-progress"],
+                            "--chunk-rows", "100", "--batch-size", "16", "--workers", "2", "--no-progress"],
                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90
     while len(list(work.glob("part-*.json"))) < 5:
         assert job.poll() is None, job.stderr.read().decode()
         assert time.monotonic() < deadline, "the job wrote no parts"
         time.sleep(0.02)
+    workers = _children(job.pid)
     os.kill(job.pid, signal.SIGKILL)
     job.wait()
+    deadline = time.monotonic() + 10  # the worker processes notice and exit too
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(workers) >= 2 and not any(_alive(pid) for pid in workers)
     done_before = len(list(work.glob("part-*.json")))
     assert job.returncode == -signal.SIGKILL and not out.exists() and 5 <= done_before < 60
 
