@@ -88,6 +88,7 @@ def _write(dataset: Any, folder: Path, fmt: str) -> None:
 def score_file_ray(
     bundle: str | Path, input_path: Path, output_path: Path, *, text_column: str | None, batch_size: int,
     workers: int, threads: int | None, resume: bool, overwrite: bool, input_format: str = "auto",
+    chunk_rows: int = 2048,
 ) -> Any:
     """Score ``input_path`` into the folder ``output_path`` with Ray Data; returns a ScoreSummary."""
     from edge_runtime.scoring import ScoreSummary, load_classifier, threads_per_worker
@@ -119,7 +120,9 @@ def score_file_ray(
         RayScorer,
         fn_constructor_kwargs={"bundle": str(Path(bundle).resolve()), "threads": threads, "text_column": column,
                                "batch_size": batch_size, "names": names},
-        batch_size=max(batch_size * 16, 256), batch_format="pyarrow",
+        batch_size=chunk_rows, batch_format="pyarrow",
+        # Half a CPU per session thread in Ray's accounting: actors that reserved every CPU would
+        # starve Ray's own read and write tasks on a small machine (the job would never start).
         compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=threads / 2,
     )
     tmp = output_path.with_name(f".{output_path.name}.{os.getpid()}.tmp")

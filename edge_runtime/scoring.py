@@ -225,7 +225,7 @@ def score_file(
 
         return score_file_ray(
             bundle, input_path, output_path, text_column=text_column, batch_size=batch_size, workers=workers,
-            threads=threads, resume=resume, overwrite=overwrite, input_format=input_format,
+            threads=threads, resume=resume, overwrite=overwrite, input_format=input_format, chunk_rows=chunk_rows,
         )
     started = time.perf_counter()
     reader = TableReader(input_path, input_format, chunk_rows, encoding)
