@@ -63,6 +63,14 @@ class WorkFolder:
     def record(self, index: int, start: int, rows: int, errors: int) -> None:
         _write_json(self.marker(index), {"start": start, "rows": rows, "errors": errors})
 
+    def check_free(self, *, resume: bool, overwrite: bool) -> None:
+        """Refuse to start over an unfinished job unless told to resume or overwrite it."""
+        if self.path.exists() and not resume and not overwrite:
+            raise ScoreError(
+                f"{self.path}: an unfinished job's work folder exists",
+                hint="rerun with --resume to continue it, or --overwrite to start again",
+            )
+
     def open(self, journal: dict[str, Any], *, resume: bool, overwrite: bool) -> bool:
         """Create or reuse the folder for this job; True when resuming earlier work."""
         resuming = False
@@ -71,13 +79,9 @@ class WorkFolder:
                 self._lock_folder()
                 self._verify(journal)
                 resuming = True
-            elif overwrite:
-                shutil.rmtree(self.path)
             else:
-                raise ScoreError(
-                    f"{self.path}: an unfinished job's work folder exists",
-                    hint="rerun with --resume to continue it, or --overwrite to start again",
-                )
+                self.check_free(resume=resume, overwrite=overwrite)
+                shutil.rmtree(self.path)
         if not resuming:
             self.path.mkdir(parents=True)
             self._lock_folder()

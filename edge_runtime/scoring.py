@@ -238,6 +238,7 @@ def score_file(
     if not output_path.parent.is_dir():
         raise ScoreError(f"{output_path.parent}: no such folder", hint="create it first")
     column = resolve_text_column(input_path, reader.columns, text_column)
+    work.check_free(resume=resume, overwrite=overwrite)  # before the model loads
     bundle_hash = manifest_sha256(bundle)
     threads = threads_per_worker(workers, threads)
     predictor: Any = (_LocalPredictor(bundle, threads, batch_size) if workers == 1
