@@ -169,11 +169,15 @@ def render(results: dict, commands: list[str]) -> str:
     if thr or base:
         lines += [f"### Throughput on the same {N_REVIEWS:,} IMDb reviews (first rows of `../shared/data/imdb_train.csv.gz`)", "",
                   f"Bundle: `{results.get('throughput_bundle', '?')}` (MiniLM-L6 fine-tuned with the tutorial recipe, int8). "
-                  "Wall time of the whole command (process start, model load, read, score, write; Ray: cluster start too).", "",
+                  "Wall time of the whole command (process start, model load, read, score, write; Ray: cluster start too); "
+                  "the baseline's time includes its model load too. With 2 cores, 1 worker already runs 2 onnxruntime "
+                  "threads, so 2 workers (1 thread each) cannot be faster here: workers pay off on machines with more "
+                  "cores than one session uses well.", "",
                   "| engine | rows | wall s | rows/s | peak RSS MiB | vs PyTorch |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for name, run in thr.items():
             ratio = f"{run['rows_per_s'] / base['rows_per_s']:.1f}x" if base else ""
             rss = f"{run['peak_rss_mib']:.0f}" if run.get("peak_rss_mib") else ""
+            rss += " (driver; actors not counted)" if "Ray" in name else " (largest process)" if "2 workers" in name else ""
             lines.append(f"| score, {name} | {run['rows']:,} | {run['seconds']:.0f} | {run['rows_per_s']:.1f} | {rss} | {ratio} |")
         if base:
             lines.append(f"| PyTorch fp32, tutorial style (padded to 256, batch 8, {os.cpu_count()} threads) | "
