@@ -123,24 +123,24 @@ def _repair(value: str, encoding: str) -> str:
 def guess_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
     """The text encoding to read ``path`` with, tolerant of a few bad bytes.
 
-    A sample that is mostly valid UTF-8 (at least 4 valid non-ASCII characters per bad byte) is
-    UTF-8, its bad bytes becoming row errors; otherwise ``detect_encoding`` decides (BOM, UTF-8,
-    cp949), and when nothing decodes the sample, UTF-8 with row errors.
+    A BOM decides. A sample that is mostly valid UTF-8 (at least 4 valid non-ASCII characters
+    per bad byte) is UTF-8, its bad bytes becoming row errors. Otherwise ``detect_encoding`` checks
+    the whole file (UTF-8, then cp949: a cp949 file may look like ASCII for its first megabyte);
+    when nothing decodes all of it, UTF-8, and the undecodable rows are flagged.
     """
     with open(path, "rb") as raw:
         stream = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip(path) else raw
         sample = stream.read(sample_bytes)
     if sample.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
         return detect_encoding(path, verify=False)
-    text = sample.decode("utf-8", "surrogateescape")
-    if text.isascii():
-        return "utf-8"
-    bad = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
-    good = sum(1 for ch in text if ord(ch) > 127) - bad
-    if bad == 0 or good >= 4 * bad:
-        return "utf-8"
+    if not sample.isascii():
+        text = sample.decode("utf-8", "surrogateescape")
+        bad = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+        good = sum(1 for ch in text if ord(ch) > 127) - bad
+        if bad and good >= 4 * bad:
+            return "utf-8"
     try:
-        return detect_encoding(path, verify=False)
+        return detect_encoding(path, sample_bytes, verify=True)
     except EdgeError:
         return "utf-8"
 

@@ -104,6 +104,15 @@ def test_bad_rows_are_kept_flagged_and_counted(tmp_path, bundle, capsys):
     assert "scored 7 rows (4 errors)" in err and "2 rows: empty text" in err
 
 
+def test_cp949_file_whose_first_megabyte_is_ascii(tmp_path, bundle):
+    src = tmp_path / "tutorial-like.csv"
+    filler = "".join(f"{i},plain ascii review number {i} {'x' * 40}\n" for i in range(17_000))  # > 1 MiB
+    src.write_bytes(("id,Text\n" + filler + "17000,좋은 영화 good film\n").encode("cp949"))
+    summary = score_file(bundle, src, tmp_path / "out.csv", progress=False)
+    last = read_table(tmp_path / "out.csv")[-1]
+    assert summary.errors == 0 and last["Text"] == "좋은 영화 good film" and last["label"]
+
+
 def test_missing_and_invalid_jsonl_rows(tmp_path, bundle):
     src = tmp_path / "in.jsonl"
     src.write_bytes(b'{"text": "fine film", "id": 1}\n{"id": 2}\n{"text": null, "id": 3}\nnot json\n[1, 2]\n'
