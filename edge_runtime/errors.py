@@ -22,8 +22,12 @@ class EdgeError(Exception):
 
     def __str__(self) -> str:
         text = self.message
-        if self.expected is not None or self.found is not None:
+        if self.expected is not None and self.found is not None:
             text += f" (expected {self.expected}, found {self.found})"
+        elif self.expected is not None:
+            text += f" (expected {self.expected})"
+        elif self.found is not None:
+            text += f" (found {self.found})"
         if self.hint:
             text += f"; {self.hint}"
         return text
