@@ -85,6 +85,17 @@ def _write(dataset: Any, folder: Path, fmt: str) -> None:
         dataset.write_csv(str(folder), arrow_csv_args_fn=lambda: {"write_options": pacsv.WriteOptions(delimiter=delimiter)})
 
 
+def _count(ray: Any, folder: Path, fmt: str, error_column: str) -> tuple[int, int]:
+    """Rows and error rows of the written output (read back with Ray, one column)."""
+    def tally(table: Any) -> dict[str, list[int]]:
+        values = table.column(error_column).to_pylist()
+        return {"rows": [len(values)], "errors": [sum(1 for v in values if v)]}
+
+    counts = _read(ray, folder, fmt, False).select_columns([error_column]).map_batches(tally, batch_format="pyarrow")
+    totals = counts.sum(["rows", "errors"]) or {}
+    return int(totals.get("sum(rows)") or 0), int(totals.get("sum(errors)") or 0)
+
+
 def score_file_ray(
     bundle: str | Path, input_path: Path, output_path: Path, *, text_column: str | None, batch_size: int,
     workers: int, threads: int | None, resume: bool, overwrite: bool, input_format: str = "auto",
@@ -134,10 +145,8 @@ def score_file_ray(
         os.replace(tmp, output_path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    written = _read(ray, output_path, out_format, False).select_columns([names.error])
-    errors = written.filter(lambda row: bool(row[names.error])).count()
-    summary = ScoreSummary(output_path, rows=written.count(), errors=errors, text_column=column,
-                           columns=columns + names.all)
+    rows, errors = _count(ray, output_path, out_format, names.error)
+    summary = ScoreSummary(output_path, rows=rows, errors=errors, text_column=column, columns=columns + names.all)
     summary.rows_scored_now = summary.rows
     summary.seconds = time.perf_counter() - started
     return summary

@@ -28,7 +28,10 @@ def _read_folder(folder: Path, suffix: str) -> list[dict]:
     return [row for path in files for row in read_table(path)]
 
 
-@pytest.mark.parametrize(("source", "target", "suffix"), [("in.csv", "out.csv", ".csv"), ("in.jsonl.gz", "out.parquet", ".parquet")])
+@pytest.mark.parametrize(
+    ("source", "target", "suffix"),
+    [("in.csv", "out.csv", ".csv"), pytest.param("in.jsonl.gz", "out.parquet", ".parquet", marks=pytest.mark.slow)],
+)
 def test_ray_engine_matches_local_engine(tmp_path, tiny_bundle_fp32, local_ray, source, target, suffix):
     rows = review_rows(700, seed=7) + [{"id": 700, "text": " ", "stars": 1}]
     src = write_table(tmp_path / source, rows)
