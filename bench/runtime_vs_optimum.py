@@ -122,12 +122,15 @@ def levers(checkpoint: Path, work: Path, texts: list[str], truth: np.ndarray, th
     """Export variants (fusions, per-channel, which ops) measured with our runtime."""
     from export import export_bundle
 
+    from export.quantize import FFN_OUTPUT
+
     variants = {
-        "fused, all weight ops (default)": {},
-        "fused, per-channel": {"per_channel": True},
-        "fused, embeddings kept fp32": {"op_types": ("MatMul", "Attention")},
-        "unfused": {"optimize": False},
-        "unfused, per-channel": {"optimize": False, "per_channel": True},
+        "export defaults": {},
+        "per-channel": {"per_channel": True},
+        "embeddings kept fp32": {"op_types": ("MatMul", "Attention")},
+        "feed-forward output MatMuls kept fp32": {"keep_fp32": (FFN_OUTPUT,)},
+        "per-channel, feed-forward output kept fp32": {"per_channel": True, "keep_fp32": (FFN_OUTPUT,)},
+        "no fusions before quantizing": {"optimize": False},
     }
     rows = []
     for name, options in variants.items():
@@ -170,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
 
     ours_int8, ours_fp32 = work / "ours-int8", work / "ours-fp32"
-    report_int8 = export_bundle(args.checkpoint, ours_int8, overwrite=True, log=log)
+    # the gate is reported, not enforced, so the benchmark measures whatever int8 gives
+    report_int8 = export_bundle(args.checkpoint, ours_int8, max_accuracy_drop=100.0, overwrite=True, log=log)
     export_bundle(args.checkpoint, ours_fp32, precision="fp32", overwrite=True, log=log)
     opt_fp32, opt_int8 = export_optimum(args.checkpoint, work)
 

@@ -17,7 +17,7 @@ from export.encode import Encoder
 from export.errors import ExportValidationError, QualityGateError
 from export.onnx_export import DEFAULT_OPSET, OUTPUT_NAME, export_onnx
 from export.optimize import optimize as optimize_graph
-from export.quantize import DEFAULT_OP_TYPES, quantize as quantize_graph
+from export.quantize import DEFAULT_KEEP_FP32, DEFAULT_OP_TYPES, quantize as quantize_graph
 
 PRECISIONS = ("int8", "fp32")
 
@@ -48,6 +48,7 @@ def export_bundle(
     tokenizer: str | Path | None = None,
     opset: int = DEFAULT_OPSET,
     op_types: Sequence[str] = DEFAULT_OP_TYPES,
+    keep_fp32: Sequence[str] = DEFAULT_KEEP_FP32,
     golden_texts: Sequence[str] | None = None,
     atol: float = validate_mod.DEFAULT_ATOL,
     overwrite: bool = False,
@@ -119,7 +120,7 @@ def export_bundle(
         if precision == "int8":
             int8 = work / "int8.onnx"
             log(f"quantizing to int8 ({', '.join(op_types)}{', per-channel' if per_channel else ''})")
-            quant = quantize_graph(fp32, int8, per_channel=per_channel, op_types=tuple(op_types))
+            quant = quantize_graph(fp32, int8, per_channel=per_channel, op_types=tuple(op_types), keep_fp32=tuple(keep_fp32))
             final, final_session = int8, evaluate.session(int8)
             texts = eval_texts or check_texts
             ref = evaluate.logits(fp32_session, encoder, texts, progress="fp32")

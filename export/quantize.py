@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 # Ops whose weights become int8: every weight MatMul, fused attention, and the embedding tables
 # (Gather, or EmbedLayerNormalization once fused).
 DEFAULT_OP_TYPES = ("MatMul", "Attention", "Gather", "EmbedLayerNormalization")
+# Regular expressions over node names: nodes left in float by default (none).
+DEFAULT_KEEP_FP32: tuple[str, ...] = ()
+# The second feed-forward MatMul of each BERT layer (its input, after GELU, has the widest range).
+FFN_OUTPUT = r"layer\.\d+/output/dense/MatMul"
 INTEGER_MATMULS = ("MatMulInteger", "DynamicQuantizeMatMul", "QAttention", "QEmbedLayerNormalization")
 
 
@@ -30,12 +36,29 @@ def weight_matmuls(path: Path) -> int:
     return sum(1 for node in graph.node if node.op_type == "MatMul" and node.input[1] in constants)
 
 
+def matching_nodes(path: Path, patterns: Sequence[str]) -> list[str]:
+    """Names of the nodes whose name matches (``re.search``) one of the regular expressions ``patterns``."""
+    import onnx
+
+    if not patterns:
+        return []
+    graph = onnx.load(str(path), load_external_data=False).graph
+    compiled = [re.compile(pattern) for pattern in patterns]
+    return [node.name for node in graph.node if any(c.search(node.name) for c in compiled)]
+
+
 def quantize(
     src: Path, out: Path, *, per_channel: bool = False, op_types: tuple[str, ...] = DEFAULT_OP_TYPES,
+    keep_fp32: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Quantize weights of ``op_types`` to int8 (activations quantized on the fly); return a summary."""
+    """Quantize weights of ``op_types`` to int8 (activations quantized on the fly); return a summary.
+
+    Nodes whose name matches one of the regular expressions ``keep_fp32`` stay in float.
+    """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    excluded = matching_nodes(src, keep_fp32)
 
     root = logging.getLogger()
     level = root.level
@@ -43,7 +66,7 @@ def quantize(
     try:
         quantize_dynamic(
             str(src), str(out), op_types_to_quantize=list(op_types), per_channel=per_channel,
-            weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
+            weight_type=QuantType.QInt8, nodes_to_exclude=excluded or None, extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     finally:
         root.setLevel(level)
@@ -52,6 +75,8 @@ def quantize(
         "method": "onnxruntime dynamic (int8 weights, activations quantized per batch)",
         "per_channel": per_channel,
         "op_types": list(op_types),
+        "kept_fp32": list(keep_fp32),
+        "nodes_kept_fp32": len(excluded),
         "weight_matmuls_fp32": weight_matmuls(src),
         "weight_matmuls_left_fp32": weight_matmuls(out),
         "integer_ops": {op: after[op] for op in (*INTEGER_MATMULS, "DynamicQuantizeLinear") if after[op]},

@@ -131,3 +131,14 @@ def test_bad_eval_label_names_the_row(tmp_path: Path, tiny_mobilebert_dir: Path,
         f"error: eval data {eval_file}: 1 bad row (row 2 (line 2): unknown label 'awful' (known: negative, positive)); "
         "fix those rows or pass another --eval-data"
     )
+
+
+def test_keep_fp32_leaves_matching_matmuls_in_float(tmp_path: Path, tiny_mobilebert_dir: Path):
+    from export.quantize import FFN_OUTPUT
+
+    report = export_bundle(tiny_mobilebert_dir, tmp_path / "b", keep_fp32=(FFN_OUTPUT,), optimize=False,
+                           log=lambda _: None)
+    graph = onnx.load(str(tmp_path / "b" / "model.onnx")).graph
+    float_matmuls = [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in {i.name for i in graph.initializer}]
+    assert float_matmuls == [f"/model/mobilebert/encoder/layer.{i}/output/dense/MatMul" for i in range(2)]
+    assert report["quantization"]["nodes_kept_fp32"] == 2 and report["quantization"]["weight_matmuls_left_fp32"] == 2
