@@ -305,6 +305,8 @@ def score_file(
         bar.close()
         if schema is None and out_format == "parquet":
             schema = parquet_schema(reader.arrow_schema, None, reader.columns, names)
+        for stale in output_path.parent.glob(f".{output_path.name}.*.tmp"):  # an assembly cut short
+            stale.unlink(missing_ok=True)  # (the work folder's lock makes this job the only writer)
         tmp = output_path.with_name(f".{output_path.name}.{os.getpid()}.tmp")
         try:
             assemble([work.part(i) for i in range(chunks)], tmp, out_format, gzipped, order, schema)
