@@ -25,6 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-optimize", dest="optimize", action="store_false",
         help="skip onnxruntime's transformer fusions before quantizing",
     )
+    model.add_argument(
+        "--keep-fp32", action="append", metavar="REGEX", default=None,
+        help="leave nodes whose name matches REGEX in float (repeatable; replaces the default list; "
+        "'none' quantizes every supported node)",
+    )
     model.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
     tokens = parser.add_argument_group("tokenizer (for folders without mobilebert_edge.json)")
     tokens.add_argument("--max-length", type=int, default=None, help="tokens per text (default: the checkpoint's, else 256)")
@@ -48,10 +53,14 @@ def run(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    options = {}
+    if args.keep_fp32 is not None:
+        options["keep_fp32"] = tuple(p for p in args.keep_fp32 if p != "none")
     report = export_bundle(
         args.checkpoint, args.out, precision=args.precision, per_channel=args.per_channel,
         optimize=args.optimize, eval_data=args.eval_data, max_accuracy_drop=args.max_accuracy_drop,
         max_length=args.max_length, tokenizer=args.tokenizer, opset=args.opset, overwrite=args.overwrite, log=log,
+        **options,
     )
     quant = report.get("quantization", {})
     summary = [f"wrote {args.out}"]

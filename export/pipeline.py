@@ -17,7 +17,7 @@ from export.encode import Encoder
 from export.errors import ExportValidationError, QualityGateError
 from export.onnx_export import DEFAULT_OPSET, OUTPUT_NAME, export_onnx
 from export.optimize import optimize as optimize_graph
-from export.quantize import DEFAULT_KEEP_FP32, DEFAULT_OP_TYPES, quantize as quantize_graph
+from export.quantize import DEFAULT_KEEP_FP32, DEFAULT_OP_TYPES, compile_patterns, quantize as quantize_graph
 
 PRECISIONS = ("int8", "fp32")
 
@@ -63,6 +63,7 @@ def export_bundle(
     started = time.perf_counter()
     if precision not in PRECISIONS:
         raise InputError("unknown precision", expected=" | ".join(PRECISIONS), found=repr(precision))
+    compile_patterns(keep_fp32)
     out = Path(out)
     ckpt = read_checkpoint(checkpoint, max_length=max_length, tokenizer=tokenizer)
     from export.bundle import check_destination
@@ -119,7 +120,8 @@ def export_bundle(
         final, final_session = fp32, fp32_session
         if precision == "int8":
             int8 = work / "int8.onnx"
-            log(f"quantizing to int8 ({', '.join(op_types)}{', per-channel' if per_channel else ''})")
+            kept = f", float: {', '.join(keep_fp32)}" if keep_fp32 else ""
+            log(f"quantizing to int8 ({', '.join(op_types)}{', per-channel' if per_channel else ''}{kept})")
             quant = quantize_graph(fp32, int8, per_channel=per_channel, op_types=tuple(op_types), keep_fp32=tuple(keep_fp32))
             final, final_session = int8, evaluate.session(int8)
             texts = eval_texts or check_texts

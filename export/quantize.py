@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.errors import InputError
+
 # Ops whose weights become int8: every weight MatMul, fused attention, and the embedding tables
 # (Gather, or EmbedLayerNormalization once fused).
 DEFAULT_OP_TYPES = ("MatMul", "Attention", "Gather", "EmbedLayerNormalization")
@@ -36,14 +38,23 @@ def weight_matmuls(path: Path) -> int:
     return sum(1 for node in graph.node if node.op_type == "MatMul" and node.input[1] in constants)
 
 
+def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern]:
+    """The ``keep_fp32`` regular expressions, compiled; a bad one is an ``InputError``."""
+    try:
+        return [re.compile(pattern) for pattern in patterns]
+    except re.error as error:
+        raise InputError("invalid --keep-fp32 pattern", expected="a Python regular expression",
+                         found=f"{error.pattern!r} ({error})") from error
+
+
 def matching_nodes(path: Path, patterns: Sequence[str]) -> list[str]:
     """Names of the nodes whose name matches (``re.search``) one of the regular expressions ``patterns``."""
     import onnx
 
-    if not patterns:
+    compiled = compile_patterns(patterns)
+    if not compiled:
         return []
     graph = onnx.load(str(path), load_external_data=False).graph
-    compiled = [re.compile(pattern) for pattern in patterns]
     return [node.name for node in graph.node if any(c.search(node.name) for c in compiled)]
 
 

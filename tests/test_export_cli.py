@@ -33,6 +33,9 @@ def test_cli_user_errors_exit_1(tmp_path: Path, tiny_mobilebert_dir: Path, capsy
          f"error: checkpoint {tiny_mobilebert_dir}: max length out of range (expected 3..512, found 100000); pass a smaller --max-length"),
         (["export", str(tiny_mobilebert_dir), "--out", str(tmp_path / "b"), "--tokenizer", str(tmp_path / "t")],
          f"error: tokenizer {tmp_path / 't'}: no such folder; pass a folder with tokenizer.json or vocab.txt"),
+        (["export", str(tiny_mobilebert_dir), "--out", str(tmp_path / "b"), "--keep-fp32", "layer.(", "--no-optimize"],
+         "error: invalid --keep-fp32 pattern (expected a Python regular expression, found 'layer.(' "
+         "(missing ), unterminated subpattern at position 6))"),
     ]
     for argv, message in cases:
         assert main(argv) == 1
