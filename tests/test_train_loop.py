@@ -105,10 +105,17 @@ def test_overfits_a_handful_of_rows_and_saves_a_reloadable_folder(model_dir: Pat
     assert predicted == [1 if label == "positive" else 0 for _, label in ROWS]
 
 
-def test_same_seed_same_weights_other_seed_other_weights(model_dir: Path, small_csv: Path, tmp_path: Path) -> None:
+def test_same_seed_same_weights_other_seed_other_weights(model_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    # three labels: the base model's two-label head is replaced by a freshly drawn one
+    rows = [(text, "meh" if i % 3 == 0 else label) for i, (text, label) in enumerate(ROWS * 4)]
+    data = write_csv(tmp_path / "three.csv", rows)
     runs = {}
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
-        train_run(tiny_config(model_dir, seed=seed), data=str(small_csv), out=tmp_path / name, log=lambda _: None)
+        torch.rand(17)  # the global generator is elsewhere before every run: the seed must cover it
+        result = train_run(tiny_config(model_dir, seed=seed), data=str(data), out=tmp_path / name, log=lambda _: None)
+        assert result.model.config.num_labels == 3
         runs[name] = weights(tmp_path / name)
     assert_same_weights(runs["a"], runs["b"])
     with pytest.raises(AssertionError):

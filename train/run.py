@@ -75,7 +75,7 @@ def train_run(
     import torch
 
     from train.encode import encode_texts
-    from train.loop import fit
+    from train.loop import fit, seed_everything
     from train.model import load_model
     from train.precision import resolve_precision
     from train.resume import EpochCheckpoints
@@ -87,6 +87,7 @@ def train_run(
                                      label_column=label_column, skip_bad_rows=skip_bad_rows, encoding=encoding, log=log)
     labels = list(train_set.label_names)
     log(f"{len(train_set.texts)} training / {len(val_set.texts)} validation texts, labels {labels}")
+    seed_everything(config.seed)  # the new classification head (and any missing pooler) is drawn here
     model, tokenizer = load_model(config.model, labels)
     out.mkdir(parents=True, exist_ok=True)
     encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
