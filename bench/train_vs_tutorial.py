@@ -40,6 +40,19 @@ def heldout_accuracy(result, heldout, precision: str) -> tuple[dict[str, float],
     return score(logits, gold), time.perf_counter() - started
 
 
+def parse_spec(spec: str) -> tuple[str, dict]:
+    """``fast`` or ``fast:precision=fp32,epochs=3``: a preset and explicit overrides (ablations)."""
+    from train.config import TrainConfig
+
+    preset, _, rest = spec.partition(":")
+    overrides = {}
+    types = {name: type(value) for name, value in TrainConfig().to_dict().items() if value is not None}
+    for item in filter(None, rest.split(";")):
+        key, value = item.split("=", 1)
+        overrides[key] = types.get(key, int)(value) if types.get(key) is not bool else value == "true"
+    return preset, overrides
+
+
 def describe(config) -> str:
     parts = [f"max {config.max_length} {config.truncation}", f"pad {config.padding}",
              "length-grouped" if config.group_by_length else "random batches", f"batch {config.batch_size}",
@@ -51,7 +64,8 @@ def describe(config) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", default="tutorial,fast,accurate")
+    parser.add_argument("--presets", default="tutorial,fast,accurate",
+                        help="comma-separated presets, each optionally with overrides: fast:precision=fp32;epochs=3")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--heldout", type=int, default=5000, help="held-out reviews to score (max 5000)")
     parser.add_argument("--runs", default="/tmp/mbe/runs/vs-tutorial", help="folder for the checkpoints")
@@ -73,15 +87,18 @@ def main() -> int:
     slice_ = heldout(args.heldout)
     inference_precision = resolve_precision("auto")
     rows = []
-    for preset in args.presets.split(","):
-        config = resolve_config(preset, model=model, threads=args.threads, epochs=args.epochs)
-        print(f"== {preset}: {describe(config)}", file=sys.stderr, flush=True)
+    for spec in args.presets.split(","):
+        preset, overrides = parse_spec(spec)
+        overrides.setdefault("epochs", args.epochs)
+        config = resolve_config(preset, model=model, threads=args.threads, **overrides)
+        print(f"== {spec}: {describe(config)}", file=sys.stderr, flush=True)
         started, cpu_started = time.perf_counter(), time.process_time()
-        result = train_run(config, data=str(ROOT / DATA), out=Path(args.runs) / preset, overwrite=True)
+        result = train_run(config, data=str(ROOT / DATA), out=Path(args.runs) / spec.replace(":", "_").replace(";", "_"),
+                           overwrite=True)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         result.config, result.labels = config, json.loads((result.out / "mobilebert_edge.json").read_text())["labels"]
         held, held_seconds = heldout_accuracy(result, slice_, inference_precision)
-        rows.append({"preset": preset, "settings": describe(config), "precision": result.precision,
+        rows.append({"preset": spec, "settings": describe(config), "precision": result.precision,
                      "epochs_run": len(result.history), "saved_epoch": result.saved_epoch,
                      "val_accuracy": result.metrics["val_accuracy"], "heldout_accuracy": held["accuracy"],
                      "heldout_macro_f1": held["macro_f1"], "train_seconds": wall, "train_cpu_seconds": cpu, "heldout_seconds": held_seconds,
