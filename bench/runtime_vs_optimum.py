@@ -122,15 +122,12 @@ def levers(checkpoint: Path, work: Path, texts: list[str], truth: np.ndarray, th
     """Export variants (fusions, per-channel, which ops) measured with our runtime."""
     from export import export_bundle
 
-    from export.quantize import FFN_OUTPUT
-
     variants = {
-        "export defaults": {},
-        "per-channel": {"per_channel": True},
-        "embeddings kept fp32": {"op_types": ("MatMul", "Attention")},
-        "feed-forward output MatMuls kept fp32": {"keep_fp32": (FFN_OUTPUT,)},
-        "per-channel, feed-forward output kept fp32": {"per_channel": True, "keep_fp32": (FFN_OUTPUT,)},
-        "no fusions before quantizing": {"optimize": False},
+        "export defaults (per-channel, feed-forward output kept fp32)": {},
+        "per-channel, every weight op int8": {"keep_fp32": ()},
+        "per-tensor, every weight op int8 (onnxruntime's defaults)": {"per_channel": False, "keep_fp32": ()},
+        "per-tensor, feed-forward output kept fp32": {"per_channel": False},
+        "defaults without fusions": {"optimize": False},
     }
     rows = []
     for name, options in variants.items():
@@ -221,7 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Ours int8 vs ours fp32 on these reviews: {drop:+.2f} accuracy points lost, label agreement {agree:.2f}%, "
         f"max probability difference {np.abs(int8_p - ours_fp32_p).max():.4f}. "
         f"Export defaults: fusions {'on' if report_int8['optimization'].get('applied') else 'off'}, "
-        f"per-channel {'on' if q['per_channel'] else 'off'}, quantized ops {', '.join(q['op_types'])}; "
+        f"per-channel {'on' if q['per_channel'] else 'off'}, quantized ops {', '.join(q['op_types'])}, "
+        f"kept in float: {', '.join(f'`{p}`' for p in q['kept_fp32']) or 'nothing'} ({q['nodes_kept_fp32']} nodes); "
         f"the export's own gate measured {q.get('accuracy_drop_points', 'n/a')} points on the {q.get('texts')} "
         f"validation texts. fp32 ONNX vs PyTorch max |logit diff| "
         f"{max(report_int8['parity']['batch_1_max_abs_diff'], report_int8['parity']['batch_n_max_abs_diff']):.1e}.",

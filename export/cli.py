@@ -20,7 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
     model = parser.add_argument_group("model")
     model.add_argument("--precision", choices=("int8", "fp32"), default="int8", help="default: int8")
-    model.add_argument("--per-channel", action="store_true", help="int8 weights quantized per output channel")
+    model.add_argument(
+        "--per-channel", action=argparse.BooleanOptionalAction, default=True,
+        help="int8 weight scales per output channel (default) or one per tensor (--no-per-channel)",
+    )
     model.add_argument(
         "--no-optimize", dest="optimize", action="store_false",
         help="skip onnxruntime's transformer fusions before quantizing",

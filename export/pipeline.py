@@ -40,7 +40,7 @@ def export_bundle(
     out: str | Path,
     *,
     precision: str = "int8",
-    per_channel: bool = False,
+    per_channel: bool = True,
     optimize: bool = True,
     eval_data: str | Path | None = None,
     max_accuracy_drop: float = 1.0,

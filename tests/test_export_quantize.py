@@ -39,14 +39,24 @@ def test_int8_bundle_has_integer_matmuls_only(tiny_bundle: Path, tiny_bundle_fp3
     int8 = onnx.load(str(tiny_bundle / "model.onnx")).graph
     ops = [node.op_type for node in int8.node]
     assert weight_matmuls(fp32) == 23  # 2 MobileBERT layers + pooler + classifier
-    assert weight_matmuls(int8) == 0
-    assert ops.count("MatMulInteger") >= weight_matmuls(fp32)
+    # by default the feed-forward output MatMul of each layer stays in float, every other one is int8
+    assert weight_matmuls(int8) == 2
+    assert ops.count("MatMulInteger") >= weight_matmuls(fp32) - 2
     assert "DynamicQuantizeLinear" in ops
     # int8 weights are stored as int8 initializers and the file shrank
     assert any(init.data_type == onnx.TensorProto.INT8 for init in int8.initializer)
     assert (tiny_bundle / "model.onnx").stat().st_size < 0.4 * (tiny_bundle_fp32 / "model.onnx").stat().st_size
     report = json.loads((tiny_bundle / "manifest.json").read_text())["report"]["quantization"]
-    assert report["weight_matmuls_fp32"] == 23 and report["weight_matmuls_left_fp32"] == 0
+    assert report["weight_matmuls_fp32"] == 23 and report["weight_matmuls_left_fp32"] == 2
+    assert report["per_channel"] is True
+
+
+def test_quantize_everything(tmp_path: Path, tiny_mobilebert_dir: Path):
+    report = export_bundle(tiny_mobilebert_dir, tmp_path / "b", keep_fp32=(), per_channel=False, optimize=False,
+                           log=lambda _: None)
+    graph = onnx.load(str(tmp_path / "b" / "model.onnx")).graph
+    assert weight_matmuls(graph) == 0
+    assert report["quantization"]["per_channel"] is False and report["quantization"]["nodes_kept_fp32"] == 0
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +76,7 @@ def test_minilm_int8_close_to_fp32_and_fused_ops_quantized(minilm_bundles, tmp_p
     manifest = json.loads((int8 / "manifest.json").read_text())
     quant = manifest["report"]["quantization"]
     assert quant["integer_ops"]["QAttention"] == 6  # every fused attention became integer
-    assert quant["weight_matmuls_left_fp32"] == 0
+    assert quant["weight_matmuls_left_fp32"] == 6  # the feed-forward outputs, kept in float by default
     assert quant["measured"] is False and "not measured" in quant["note"]
     # independent check: the int8 graph against the transformers model, same padded batch
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -103,9 +113,9 @@ def test_gate_passes_and_reports_accuracy(tmp_path: Path, tiny_mobilebert_dir: P
     eval_file = _write_eval(tmp_path / "eval.jsonl", ["negative", "positive"])
     lines: list[str] = []
     report = export_bundle(tiny_mobilebert_dir, tmp_path / "bundle", eval_data=eval_file, max_accuracy_drop=100.0,
-                           per_channel=True, optimize=False, log=lines.append)
+                           per_channel=False, optimize=False, log=lines.append)
     quant = report["quantization"]
-    assert quant["measured"] is True and quant["texts"] == len(TEXTS) and quant["per_channel"] is True
+    assert quant["measured"] is True and quant["texts"] == len(TEXTS) and quant["per_channel"] is False
     for key in ("fp32_accuracy", "int8_accuracy", "label_agreement", "max_probability_difference"):
         assert 0 <= quant[key] <= 100
     assert quant["accuracy_drop_points"] == pytest.approx(quant["fp32_accuracy"] - quant["int8_accuracy"])
