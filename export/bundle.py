@@ -1,43 +1,27 @@
 """Write a bundle folder (model.onnx, tokenizer.json, manifest.json) atomically.
 
+The manifest itself is written by ``edge_runtime.bundle.write_manifest``, the same code that
+verifies it on the device.
+
 The manifest schema is in docs/ARCHITECTURE.md; the bundle is built in a temporary folder next to
 the destination and renamed into place, so a failed export never leaves a half bundle.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
+from edge_runtime.bundle import MANIFEST
 from export.errors import ExportError
 
-BUNDLE_FORMAT = "mobilebert-edge-bundle"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def canonical_json(manifest: dict[str, Any]) -> bytes:
-    """The bytes ``manifest_sha256`` covers: every other key, sorted, compact, UTF-8."""
-    body = {key: value for key, value in manifest.items() if key != "manifest_sha256"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def versions() -> dict[str, str]:
@@ -55,21 +39,6 @@ def versions() -> dict[str, str]:
 
                 found[name] = __version__
     return found
-
-
-def write_manifest(folder: Path, fields: dict[str, Any]) -> dict[str, Any]:
-    """Add format, created, file hashes and manifest_sha256 to ``fields``; write manifest.json."""
-    manifest = {
-        "format": BUNDLE_FORMAT,
-        "format_version": FORMAT_VERSION,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        **fields,
-    }
-    names = [manifest["model"]["file"], manifest["tokenizer"]["file"]]
-    manifest["files"] = {name: sha256_file(folder / name) for name in names}
-    manifest["manifest_sha256"] = hashlib.sha256(canonical_json(manifest)).hexdigest()
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return manifest
 
 
 def check_destination(out: Path, overwrite: bool) -> None:

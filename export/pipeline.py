@@ -9,9 +9,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.bundle import write_manifest
 from edge_runtime.errors import InputError
 from export import evaluate, golden as golden_mod, validate as validate_mod
-from export.bundle import MODEL_FILE, TOKENIZER_FILE, staging, versions, write_manifest
+from export.bundle import MODEL_FILE, TOKENIZER_FILE, staging, versions
 from export.checkpoint import load_model, load_tokenizer, read_checkpoint
 from export.encode import Encoder
 from export.errors import ExportValidationError, QualityGateError
