@@ -142,3 +142,26 @@ def test_subprocess_trains_and_reports(tmp_path: Path, model_dir: Path, good_csv
     )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.csv'}: no such file; check the path"]
+
+
+def test_label_names_name_integer_labels(tmp_path: Path, model_dir: Path, capsys):
+    data = tmp_path / "ints.csv"
+    data.write_text("Text,Sentiment\n" + "".join(f"review number {i},{i % 2}\n" for i in range(10)))
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(data), "--out", str(out), "--model", str(model_dir), "--epochs", "1",
+                 "--max-length", "16", "--label-names", "negative,positive", "--threads", "1"])
+    assert code == 0, capsys.readouterr().err
+    import json
+
+    meta = json.loads((out / "mobilebert_edge.json").read_text())
+    assert meta["labels"] == ["negative", "positive"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    validation = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines()]
+    assert {row["label"] for row in validation} == {"negative", "positive"}
+
+
+def test_label_names_usage_error(tmp_path: Path, good_csv: Path, capsys):
+    code = main(["train", "--data", str(good_csv), "--out", str(tmp_path / "o"), "--label-names", "only"])
+    assert code == 2
+    assert "expected two or more distinct comma-separated names, found 'only'" in capsys.readouterr().err

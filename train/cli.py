@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 
 
+def _label_list(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",")]
+    if len(names) < 2 or any(not name for name in names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"expected two or more distinct comma-separated names, found {value!r}")
+    return names
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` subcommand."""
     parser = subparsers.add_parser(
@@ -22,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     io.add_argument("--text-column", metavar="NAME", help="text column (default: inferred)")
     io.add_argument("--label-column", metavar="NAME", help="label column (default: inferred)")
     io.add_argument("--encoding", metavar="NAME", help="text encoding of the data files (default: detected)")
+    io.add_argument(
+        "--label-names", metavar="A,B,...", type=_label_list,
+        help="class names in logit order; integer labels i become the i-th name (e.g. negative,positive)",
+    )
     io.add_argument("--skip-bad-rows", action="store_true", help="skip rows with missing text or label (reported)")
     io.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     io.add_argument("--overwrite", action="store_true", help="write into a non-empty --out that holds no previous run")
@@ -68,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     )
     result = train_run(
         config, data=args.data, out=args.out, val_data=args.val_data, text_column=args.text_column,
-        label_column=args.label_column, skip_bad_rows=args.skip_bad_rows, encoding=args.encoding, resume=args.resume,
+        label_column=args.label_column, skip_bad_rows=args.skip_bad_rows, encoding=args.encoding,
+        label_names=args.label_names, resume=args.resume,
         overwrite=args.overwrite,
     )
     print(summary(result))

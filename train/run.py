@@ -39,12 +39,16 @@ def data_fingerprint(train: Any, val: Any) -> str:
 
 def load_splits(data_path: str, val_path: str | None, config: TrainConfig, *, text_column: str | None,
                 label_column: str | None, skip_bad_rows: bool, encoding: str | None = None,
+                label_names: list[str] | None = None,
                 log: Callable[[str], None] = _stderr) -> tuple[Any, Any]:
-    """Training and validation sets: an explicit validation file, or a seeded stratified split."""
+    """Training and validation sets: an explicit validation file, or a seeded stratified split.
+
+    ``label_names`` fixes the classes and their order (integer labels ``i`` name ``label_names[i]``).
+    """
     from data import load_labelled, stratified_split
 
     data = load_labelled(data_path, text_column=text_column, label_column=label_column,
-                         skip_bad_rows=skip_bad_rows, encoding=encoding, log=log)
+                         label_names=label_names, skip_bad_rows=skip_bad_rows, encoding=encoding, log=log)
     if val_path:
         val = load_labelled(val_path, text_column=text_column, label_column=label_column,
                             label_names=data.label_names, skip_bad_rows=skip_bad_rows,
@@ -63,6 +67,7 @@ def train_run(
     label_column: str | None = None,
     skip_bad_rows: bool = False,
     encoding: str | None = None,
+    label_names: list[str] | None = None,
     resume: bool = False,
     overwrite: bool = False,
     log: Callable[[str], None] = _stderr,
@@ -84,7 +89,8 @@ def train_run(
         torch.set_num_threads(config.threads)
     precision = resolve_precision(config.precision)
     train_set, val_set = load_splits(data, val_data, config, text_column=text_column,
-                                     label_column=label_column, skip_bad_rows=skip_bad_rows, encoding=encoding, log=log)
+                                     label_column=label_column, skip_bad_rows=skip_bad_rows, encoding=encoding,
+                                     label_names=label_names, log=log)
     labels = list(train_set.label_names)
     log(f"{len(train_set.texts)} training / {len(val_set.texts)} validation texts, labels {labels}")
     seed_everything(config.seed)  # the new classification head (and any missing pooler) is drawn here
