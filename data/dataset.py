@@ -31,6 +31,8 @@ class LabelledTexts:
     label_names: list[str]
     source: str
     rows: list[int]
+    text_column: str | None = None
+    label_column: str | None = None
 
     def __post_init__(self) -> None:
         assert len(self.texts) == len(self.labels) == len(self.rows), "texts, labels, rows differ in length"
@@ -51,6 +53,8 @@ class LabelledTexts:
             label_names=list(self.label_names),
             source=self.source,
             rows=[self.rows[i] for i in indices],
+            text_column=self.text_column,
+            label_column=self.label_column,
         )
 
 
@@ -165,7 +169,8 @@ def load_labelled(
     if not texts:
         raise DataError(f"{source}: no usable rows left after skipping bad rows")
     rows = [row_numbers[i] for i in kept]
-    data = LabelledTexts(texts=texts, labels=labels, label_names=names, source=source, rows=rows)
+    data = LabelledTexts(texts=texts, labels=labels, label_names=names, source=source, rows=rows,
+                         text_column=text_col, label_column=label_col)
     counts = ", ".join(f"{name}: {n}" for name, n in data.counts().items())
     log(f"{source}: {_plural(len(data), 'row')} ({counts})")
     return data

@@ -263,3 +263,14 @@ def test_split_class_with_one_row_is_an_error() -> None:
 def test_split_fraction_must_be_between_0_and_1(fraction: float) -> None:
     with pytest.raises(DataError, match=re.escape("the validation fraction must be between 0 and 1")):
         stratified_split(make_data({0: 10, 1: 10}), fraction, seed=0)
+
+
+def test_chosen_columns_travel_with_the_data_and_its_split(tmp_path):
+    from data import load_labelled, stratified_split
+
+    path = tmp_path / "reviews.csv"
+    path.write_text("Review,Sentiment\n" + "".join(f"text {i},{i % 2}\n" for i in range(10)))
+    data = load_labelled(path, log=lambda _: None)
+    assert (data.text_column, data.label_column) == ("Review", "Sentiment")
+    train, val = stratified_split(data, 0.2, seed=1)
+    assert (train.text_column, val.label_column) == ("Review", "Sentiment")

@@ -155,6 +155,7 @@ def test_label_names_name_integer_labels(tmp_path: Path, model_dir: Path, capsys
 
     meta = json.loads((out / "mobilebert_edge.json").read_text())
     assert meta["labels"] == ["negative", "positive"]
+    assert (meta["text_column"], meta["label_column"]) == ("Text", "Sentiment")
     config = json.loads((out / "config.json").read_text())
     assert config["id2label"] == {"0": "negative", "1": "positive"}
     validation = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines()]
