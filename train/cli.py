@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="hub id or local Hugging Face folder (default google/mobilebert-uncased)")
     model.add_argument("--preset", choices=("fast", "tutorial", "accurate"),
                        help="fast (default): dynamic padding, warmup, bf16; tutorial: the original recipe; "
-                       "accurate: head+tail over 384 tokens, 3 epochs")
+                       "accurate: head+tail over 512 tokens, up to 4 epochs")
     model.add_argument("--max-length", type=int, metavar="N", help="tokens per text, special tokens included")
     model.add_argument("--truncation", choices=("head", "tail", "head_tail"), help="which tokens of long texts to keep")
     model.add_argument("--head-tokens", type=int, metavar="N", help="head share for head_tail (default: a quarter)")

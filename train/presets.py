@@ -4,7 +4,7 @@
 truncation, batch 8, AdamW at a constant 2e-5, 4 epochs, fp32, last epoch kept). ``fast`` is the
 default: dynamic padding over length-grouped batches, warmup then linear decay, bf16 autocast where
 the CPU supports it, early stopping with best-epoch restore. ``accurate`` trades time for accuracy:
-head+tail truncation (Sun et al., 2019) over a longer window (384 tokens) and one more epoch. The values of ``fast`` and ``accurate``
+head+tail truncation (Sun et al., 2019) over 512 tokens and up to 4 epochs. The values of ``fast`` and ``accurate``
 come from the measurements in docs/BENCHMARKS.md (section train-vs-tutorial).
 """
 
@@ -48,7 +48,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "precision": "auto",
     },
     "accurate": {
-        "max_length": 384,
+        "max_length": 512,
         "truncation": "head_tail",
         "padding": "longest",
         "group_by_length": True,
@@ -58,7 +58,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "warmup_ratio": 0.1,
         "weight_decay": 0.01,
         "max_grad_norm": 1.0,
-        "epochs": 3,
+        "epochs": 4,
         "patience": 1,
         "restore_best": True,
         "precision": "auto",
