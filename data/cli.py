@@ -9,10 +9,10 @@ import argparse
 import csv
 import gzip
 import io
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
+
+from edge_runtime.atomic import atomic_write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,18 +41,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def write_csv_atomic(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
     """Write a UTF-8 CSV (gzip'd when the name ends in .gz) via a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            binary = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.name.endswith(".gz") else raw
-            with io.TextIOWrapper(binary, encoding="utf-8", newline="") as text:
-                writer = csv.writer(text)
-                writer.writerow(header)
-                writer.writerows(rows)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    with atomic_write(path, "wb") as raw:
+        binary = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.name.endswith(".gz") else raw
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        writer = csv.writer(text)
+        writer.writerow(header)
+        writer.writerows(rows)
+        text.flush()
+        text.detach()
+        if binary is not raw:
+            binary.close()  # writes the gzip trailer; ``raw`` stays open for the sync and rename
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.atomic import atomic_write
 from edge_runtime.errors import BundleError
 
 BUNDLE_FORMAT = "mobilebert-edge-bundle"
@@ -87,14 +87,8 @@ def write_manifest(folder: str | os.PathLike[str], manifest: dict[str, Any]) -> 
     manifest.pop("manifest_sha256", None)
     manifest["manifest_sha256"] = manifest_sha256(manifest)
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, folder / MANIFEST)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(folder / MANIFEST) as handle:
+        handle.write(text)
     return manifest
 
 

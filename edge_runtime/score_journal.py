@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.atomic import atomic_write
 from edge_runtime.score_tables import ScoreError
 
 JOURNAL = "journal.json"
@@ -33,9 +33,8 @@ def manifest_sha256(bundle: str | Path) -> str:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_write(path) as handle:
+        handle.write(json.dumps(value, indent=1, sort_keys=True))
 
 
 class WorkFolder:

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.atomic import atomic_write
 from train.errors import OutputError
 
 FORMAT_VERSION = 1
@@ -24,15 +25,8 @@ RUN_MARKERS = (MANIFEST, ".resume", METRICS_FILE)
 
 def write_text(path: Path, text: str) -> None:
     """Atomically replace ``path`` with ``text`` (UTF-8)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        handle.write(text)
 
 
 def is_previous_run(out: Path) -> bool:

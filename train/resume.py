@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from edge_runtime.atomic import atomic_write
 from train.config import TrainConfig
 from train.errors import ResumeError
 from train.loop import TrainState
@@ -31,17 +32,8 @@ FORMAT_VERSION = 1
 
 
 def _write_json(path: Path, value: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(value, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        json.dump(value, handle, indent=1)
 
 
 def _tensors(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
