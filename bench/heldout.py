@@ -39,9 +39,11 @@ def heldout(n: int = HELDOUT_SIZE) -> pd.DataFrame:
     return _permuted().iloc[:n].reset_index(drop=True)
 
 
-def training_pool(n: int) -> pd.DataFrame:
-    """``n`` reviews that are not in the held-out slice, stratified-balanced by construction order."""
+def training_pool(n: int | None = None) -> pd.DataFrame:
+    """The first ``n`` reviews (all of them when ``n`` is None) outside the held-out slice."""
     pool = _permuted().iloc[HELDOUT_SIZE:]
+    if n is None:
+        return pool.reset_index(drop=True)
     if n > len(pool):
         raise ValueError(f"only {len(pool)} reviews outside the held-out slice, asked for {n}")
     return pool.iloc[:n].reset_index(drop=True)

@@ -43,15 +43,23 @@ def command_line() -> str:
     return " ".join(["python", *sys.argv]) if sys.argv else "python"
 
 
-def git_revision() -> str:
+def _revision_now() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+            ["git", "describe", "--always", "--dirty", "--abbrev=7"],
             capture_output=True, text=True, check=True, cwd=BENCHMARKS_MD.parent,
         )
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+_REVISION_AT_START = _revision_now()
+
+
+def git_revision() -> str:
+    """The commit the benchmark started from (``-dirty`` if tracked files differed), not the one at its end."""
+    return _REVISION_AT_START
 
 
 def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
