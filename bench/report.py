@@ -44,14 +44,15 @@ def command_line() -> str:
 
 
 def _revision_now() -> str:
+    root = BENCHMARKS_MD.parents[1]
     try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=7"],
-            capture_output=True, text=True, check=True, cwd=BENCHMARKS_MD.parent,
-        )
-        return out.stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=root).stdout.strip()
+        # Results written by earlier benchmarks (docs/) do not make the measured code dirty.
+        changed = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", ".", ":(exclude)docs"], cwd=root).returncode
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return head + ("-dirty" if changed else "")
 
 
 _REVISION_AT_START = _revision_now()
