@@ -49,15 +49,26 @@ def parse_spec(spec: str) -> tuple[str, dict]:
     types = {name: type(value) for name, value in TrainConfig().to_dict().items() if value is not None}
     for item in filter(None, rest.split(";")):
         key, value = item.split("=", 1)
-        overrides[key] = types.get(key, int)(value) if types.get(key) is not bool else value == "true"
+        overrides[key] = value == "true" if types.get(key) is bool else _number_or_text(value)
     return preset, overrides
+
+
+def _number_or_text(value: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
 
 
 def describe(config, resolved: str | None = None) -> str:
     parts = [f"max {config.max_length} {config.truncation}", f"pad {config.padding}",
              "length-grouped" if config.group_by_length else "random batches", f"batch {config.batch_size}",
              f"lr {config.lr:g} {config.schedule}" + (f" warmup {config.warmup_ratio:g}" if config.warmup_ratio else ""),
-             f"wd {config.weight_decay:g}", f"{config.epochs} epochs" + (f" patience {config.patience}" if config.patience else ""),
+             f"wd {config.weight_decay:g}",
+             *([f"attention dropout {config.attention_dropout:g}"] if config.attention_dropout is not None else []),
+             f"{config.epochs} epochs" + (f" patience {config.patience}" if config.patience else ""),
              config.precision + ("" if config.precision != "auto" else f"→{resolved or 'bf16/fp32'}")]
     return ", ".join(parts)
 
@@ -144,7 +155,8 @@ same split for every preset. Held-out: the first {len(slice_)} reviews of the fi
 max length and truncation rule, bf16 autocast inference ({inference_precision}), batches sorted by length.
 Train wall time = the whole `train` run (data, model load, encoding, epochs with validation, saving), each
 measured in this one process, one preset after the other; CPU time (user + system of this process) is
-shown too because the machine is shared and wall time includes waiting for the CPU.
+shown too because the machine is shared and wall time includes waiting for the CPU. A row
+`preset:setting=value` is that preset with one setting changed: what that one lever buys.
 
 ```
 {command_line()}

@@ -106,6 +106,39 @@ def test_model_path_errors(tmp_path: Path) -> None:
         load_model(str(tmp_path / "file.bin"), ["a", "b"])
 
 
+def test_attention_dropout_replaces_the_models_own(model_dir: Path) -> None:
+    model, _ = load_model(str(model_dir), ["a", "b"])
+    assert model.config.attention_probs_dropout_prob == 0.1
+    model, _ = load_model(str(model_dir), ["a", "b"], attention_dropout=0.0)
+    assert model.config.attention_probs_dropout_prob == 0.0
+    dropouts = [module.p for name, module in model.named_modules() if name.endswith("attention.self.dropout")]
+    assert dropouts and set(dropouts) == {0.0}
+
+
+def test_attention_dropout_on_a_model_without_it_is_a_clear_error(model_dir: Path, monkeypatch) -> None:
+    from train import model as model_module
+
+    monkeypatch.setattr(model_module, "ATTENTION_DROPOUT_FIELDS", ("attn_dropout_rate",))
+    with pytest.raises(ModelLoadError, match=re.escape(
+            f"model {str(model_dir)!r} has no attention dropout setting to override "
+            "(expected attn_dropout_rate in its config, found MobileBertConfig)")):
+        load_model(str(model_dir), ["a", "b"], attention_dropout=0.0)
+    model, _ = load_model(str(model_dir), ["a", "b"])  # without the override the model loads
+    assert model.config.attention_probs_dropout_prob == 0.1
+
+
+def test_train_records_the_attention_dropout(capsys, tmp_path: Path, good_csv: Path, model_dir: Path) -> None:
+    import json
+
+    code, err = run_cli(capsys, "--data", str(good_csv), "--model", str(model_dir), "--out", str(tmp_path / "run"),
+                        "--epochs", "1", "--max-length", "16", "--precision", "fp32", "--attention-dropout", "0")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "run" / "mobilebert_edge.json").read_text())
+    assert manifest["config"]["attention_dropout"] == 0.0
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["attention_probs_dropout_prob"] == 0.0
+
+
 def test_output_folder_rules(capsys, tmp_path: Path, good_csv: Path) -> None:
     busy = tmp_path / "busy"
     busy.mkdir()

@@ -86,7 +86,7 @@ def test_overfits_a_handful_of_rows_and_saves_a_reloadable_folder(model_dir: Pat
     assert (out / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     manifest = json.loads((out / "mobilebert_edge.json").read_text())
     assert manifest["labels"] == ["negative", "positive"]
-    assert manifest["max_length"] == 16 and manifest["truncation"] == {"rule": "head", "head_tokens": None}
+    assert manifest["max_length"] == 16 and manifest["truncation"] == {"rule": "head_tail", "head_tokens": None}
     assert manifest["config"]["lr"] == 3e-4 and manifest["validation_file"] == "validation.jsonl"
     assert manifest["saved_epoch"] == 20
     assert len(json.loads((out / "metrics.json").read_text())["history"]) == 20

@@ -21,6 +21,7 @@ def test_default_preset_is_fast_and_flags_override_it() -> None:
     config = resolve_config(None)
     assert config.preset == "fast"
     assert config.padding == "longest" and config.group_by_length and config.precision == "auto"
+    assert (config.truncation, config.attention_dropout) == ("head_tail", 0.0)
     changed = resolve_config("fast", lr=1e-4, epochs=7, seed=None)
     assert (changed.lr, changed.epochs, changed.seed) == (1e-4, 7, 42)  # None = not given
 
@@ -46,11 +47,15 @@ def test_every_preset_builds_a_valid_config() -> None:
         ({"val_fraction": 1.0}, "invalid val_fraction (expected a fraction strictly between 0 and 1, e.g. 0.2, found 1.0)"),
         ({"max_length": 4}, "invalid max_length (expected an integer in 8..8192, found 4)"),
         ({"truncation": "middle"}, "invalid truncation (expected head | tail | head_tail, found 'middle')"),
-        ({"head_tokens": 10}, "invalid head_tokens (expected no value unless truncation is head_tail, found 10)"),
+        ({"truncation": "head", "head_tokens": 10}, "invalid head_tokens (expected no value unless truncation is head_tail, found 10)"),
         ({"truncation": "head_tail", "head_tokens": 300}, "invalid head_tokens (expected an integer in 0..254, found 300)"),
         ({"warmup_ratio": 1.5}, "invalid warmup_ratio (expected a fraction in [0, 1), found 1.5)"),
         ({"patience": -1}, "invalid patience (expected an integer >= 0 (0 turns early stopping off), found -1)"),
         ({"threads": 0}, "invalid threads (expected an integer >= 1, found 0)"),
+        ({"attention_dropout": 1.0},
+         "invalid attention_dropout (expected a probability in [0, 1), or nothing for the model's own, found 1.0)"),
+        ({"attention_dropout": True},
+         "invalid attention_dropout (expected a probability in [0, 1), or nothing for the model's own, found True)"),
     ],
 )
 def test_config_errors_say_what_was_expected(overrides: dict, message: str) -> None:

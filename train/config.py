@@ -40,6 +40,7 @@ class TrainConfig:
     patience: int = 1
     restore_best: bool = True
     precision: str = "auto"
+    attention_dropout: float | None = None  # None: the model's own
     val_fraction: float = 0.2
     seed: int = 42
     threads: int | None = None
@@ -81,6 +82,11 @@ class TrainConfig:
             fail("patience", "an integer >= 0 (0 turns early stopping off)")
         if self.precision not in PRECISIONS:
             fail("precision", " | ".join(PRECISIONS))
+        if self.attention_dropout is not None and (
+            isinstance(self.attention_dropout, bool) or not isinstance(self.attention_dropout, (int, float))
+            or not 0 <= self.attention_dropout < 1
+        ):
+            fail("attention_dropout", "a probability in [0, 1), or nothing for the model's own")
         if not 0 < self.val_fraction < 1:
             fail("val_fraction", "a fraction strictly between 0 and 1, e.g. 0.2")
         if not isinstance(self.seed, int) or self.seed < 0:

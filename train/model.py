@@ -56,8 +56,30 @@ def _hub_error(name: str, error: BaseException) -> ModelLoadError:
     )
 
 
-def load_model(name: str, label_names: list[str]) -> tuple[Any, Any]:
-    """``(model, tokenizer)``: a sequence classifier with ``len(label_names)`` outputs and a fast tokenizer."""
+# Where architectures keep the dropout on attention probabilities (BERT and MobileBERT first).
+ATTENTION_DROPOUT_FIELDS = ("attention_probs_dropout_prob", "attention_dropout", "attn_pdrop")
+
+
+def _attention_dropout_field(source: str, name: str) -> str:
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(source)
+    for field in ATTENTION_DROPOUT_FIELDS:
+        if hasattr(config, field):
+            return field
+    raise ModelLoadError(
+        f"model {name!r} has no attention dropout setting to override",
+        expected=" or ".join(ATTENTION_DROPOUT_FIELDS) + " in its config",
+        found=type(config).__name__,
+        hint="leave --attention-dropout unset for this model",
+    )
+
+
+def load_model(name: str, label_names: list[str], attention_dropout: float | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)``: a sequence classifier with ``len(label_names)`` outputs and a fast tokenizer.
+
+    ``attention_dropout`` replaces the model's dropout on attention probabilities (None keeps it).
+    """
     import transformers
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -68,8 +90,12 @@ def load_model(name: str, label_names: list[str]) -> tuple[Any, Any]:
     try:
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
+            overrides = {}
+            if attention_dropout is not None:
+                overrides[_attention_dropout_field(source, name)] = float(attention_dropout)
             model = AutoModelForSequenceClassification.from_pretrained(
                 source,
+                **overrides,
                 num_labels=len(label_names),
                 id2label=dict(enumerate(label_names)),
                 label2id={label: i for i, label in enumerate(label_names)},

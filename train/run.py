@@ -94,7 +94,7 @@ def train_run(
     labels = list(train_set.label_names)
     log(f"{len(train_set.texts)} training / {len(val_set.texts)} validation texts, labels {labels}")
     seed_everything(config.seed)  # the new classification head (and any missing pooler) is drawn here
-    model, tokenizer = load_model(config.model, labels)
+    model, tokenizer = load_model(config.model, labels, attention_dropout=config.attention_dropout)
     out.mkdir(parents=True, exist_ok=True)
     encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
     train_enc = encode_texts(tokenizer, train_set.texts, train_set.labels, **encode)
