@@ -7,7 +7,9 @@ experiments draw from. Reviews whose text also appears in the tutorial sample ar
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,19 @@ def heldout(n: int = HELDOUT_SIZE) -> pd.DataFrame:
     if not 0 < n <= HELDOUT_SIZE:
         raise ValueError(f"held-out size must be 1..{HELDOUT_SIZE}, got {n}")
     return _permuted().iloc[:n].reset_index(drop=True)
+
+
+def score_on_slice(checkpoint: Path, model: Any, tokenizer: Any, table: pd.DataFrame, *, precision: str,
+                   progress: str = "held-out") -> dict[str, float]:
+    """Accuracy and macro-F1 on ``table`` (text, label) with the checkpoint's own labels, max length and truncation."""
+    from train.evaluate import predict_texts, score
+
+    manifest = json.loads((Path(checkpoint) / "mobilebert_edge.json").read_text())
+    gold = [manifest["labels"].index(str(label)) for label in table["label"]]
+    logits = predict_texts(model, tokenizer, table["text"].tolist(), max_length=manifest["max_length"],
+                           rule=manifest["truncation"]["rule"], head_tokens=manifest["truncation"]["head_tokens"],
+                           batch_size=32, precision=precision, progress=progress)
+    return score(logits, gold)
 
 
 def training_pool(n: int | None = None) -> pd.DataFrame:

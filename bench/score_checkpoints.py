@@ -30,23 +30,17 @@ def main() -> int:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from bench.heldout import heldout, training_pool
-    from train.evaluate import predict_texts, score
+    from bench.heldout import heldout, score_on_slice, training_pool
     from train.precision import resolve_precision
 
     torch.set_num_threads(args.threads)
     table = heldout(args.n) if args.slice == "heldout" else training_pool(args.n)
     precision = resolve_precision("auto")
     for folder in map(Path, args.checkpoints):
-        manifest = json.loads((folder / "mobilebert_edge.json").read_text())
         model = AutoModelForSequenceClassification.from_pretrained(str(folder), use_safetensors=True).eval()
         tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
-        gold = [manifest["labels"].index(str(label)) for label in table["label"]]
-        logits = predict_texts(model, tokenizer, table["text"].tolist(), max_length=manifest["max_length"],
-                               rule=manifest["truncation"]["rule"], head_tokens=manifest["truncation"]["head_tokens"],
-                               batch_size=32, precision=precision, progress=folder.name)
-        result = score(logits, gold)
-        print(json.dumps({"checkpoint": str(folder), "slice": args.slice, "n": len(gold), **result}), flush=True)
+        result = score_on_slice(folder, model, tokenizer, table, precision=precision, progress=folder.name)
+        print(json.dumps({"checkpoint": str(folder), "slice": args.slice, "n": len(table), **result}), flush=True)
     return 0
 
 

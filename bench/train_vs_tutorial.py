@@ -28,16 +28,11 @@ SECTION = "train-vs-tutorial"
 
 def heldout_accuracy(result, heldout, precision: str) -> tuple[dict[str, float], float]:
     """Held-out accuracy of a finished run (bf16 autocast inference where supported), and its seconds."""
-    from train.evaluate import predict_texts, score
+    from bench.heldout import score_on_slice
 
-    config = result.config
-    labels = result.labels
-    gold = [labels.index(str(label)) for label in heldout["label"]]
     started = time.perf_counter()
-    logits = predict_texts(result.model, result.tokenizer, heldout["text"].tolist(), max_length=config.max_length,
-                           rule=config.truncation, head_tokens=config.head_tokens, batch_size=32,
-                           precision=precision, progress="held-out")
-    return score(logits, gold), time.perf_counter() - started
+    held = score_on_slice(result.out, result.model, result.tokenizer, heldout, precision=precision)
+    return held, time.perf_counter() - started
 
 
 def parse_spec(spec: str) -> tuple[str, dict]:
@@ -110,7 +105,6 @@ def main() -> int:
         result = train_run(config, data=str(ROOT / DATA), out=Path(args.runs) / spec.replace(":", "_").replace(";", "_"),
                            overwrite=True)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        result.config, result.labels = config, json.loads((result.out / "mobilebert_edge.json").read_text())["labels"]
         held, held_seconds = heldout_accuracy(result, slice_, inference_precision)
         rows.append({"preset": spec, "settings": describe(config, result.precision), "precision": result.precision,
                      "epochs_run": len(result.history), "saved_epoch": result.saved_epoch,

@@ -60,10 +60,7 @@ def _hub_error(name: str, error: BaseException) -> ModelLoadError:
 ATTENTION_DROPOUT_FIELDS = ("attention_probs_dropout_prob", "attention_dropout", "attn_pdrop")
 
 
-def _attention_dropout_field(source: str, name: str) -> str:
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(source)
+def _attention_dropout_field(config: Any, name: str) -> str:
     for field in ATTENTION_DROPOUT_FIELDS:
         if hasattr(config, field):
             return field
@@ -81,7 +78,7 @@ def load_model(name: str, label_names: list[str], attention_dropout: float | Non
     ``attention_dropout`` replaces the model's dropout on attention probabilities (None keeps it).
     """
     import transformers
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     source = resolve_model_source(name)
     local = source != name or Path(source).exists()
@@ -90,17 +87,15 @@ def load_model(name: str, label_names: list[str], attention_dropout: float | Non
     try:
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
-            overrides = {}
-            if attention_dropout is not None:
-                overrides[_attention_dropout_field(source, name)] = float(attention_dropout)
-            model = AutoModelForSequenceClassification.from_pretrained(
+            config = AutoConfig.from_pretrained(
                 source,
-                **overrides,
                 num_labels=len(label_names),
                 id2label=dict(enumerate(label_names)),
                 label2id={label: i for i, label in enumerate(label_names)},
-                ignore_mismatched_sizes=True,
             )
+            if attention_dropout is not None:
+                setattr(config, _attention_dropout_field(config, name), float(attention_dropout))
+            model = AutoModelForSequenceClassification.from_pretrained(source, config=config, ignore_mismatched_sizes=True)
         except (OSError, ValueError) as error:  # ConnectionError, offline mode, missing files...
             if local:
                 raise ModelLoadError(
