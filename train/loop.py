@@ -114,6 +114,19 @@ def clone_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
 
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], *,
+               precision: str, max_grad_norm: float) -> torch.Tensor:
+    """One optimizer step on ``batch``: forward under ``precision``, backward, clipping (0: off), AdamW."""
+    with autocast(precision):
+        loss = model(**batch).loss
+    loss.backward()
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss
+
+
 def fit(
     model: torch.nn.Module,
     train_set: Encoded,
@@ -155,13 +168,7 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = collate(train_set, indices, pad_id=pad_id, pad_to=pad_to)
-            with autocast(precision):
-                loss = model(**batch).loss
-            loss.backward()
-            if config.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            loss = train_step(model, optimizer, batch, precision=precision, max_grad_norm=config.max_grad_norm)
             state.step += 1
             total_loss += loss.item()
             bar.set_postfix(loss=f"{total_loss / i:.4f}", lr=f"{lr:.2e}")
