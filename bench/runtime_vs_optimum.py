@@ -119,7 +119,7 @@ def export_optimum(checkpoint: Path, out: Path) -> tuple[Path, Path]:
 
 def levers(checkpoint: Path, work: Path, texts: list[str], truth: np.ndarray, threads: int, batch_size: int, log) -> list[dict]:
     """Export variants (fusions, per-channel, which ops) measured with our runtime."""
-    from export import export_bundle
+    from mobilebert_edge.export import export_bundle
 
     variants = {
         "export defaults (per-channel, feed-forward output kept fp32)": {},
@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from transformers import AutoTokenizer
 
-    from export import export_bundle
+    from mobilebert_edge.export import export_bundle
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

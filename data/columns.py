@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from data.errors import DataError
+from mobilebert_edge.data.errors import DataError
 
 # Common names, most specific first; matched case-insensitively.
 TEXT_NAMES = ("text", "review", "sentence", "content", "document", "comment", "body", "tweet")

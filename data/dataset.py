@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.columns import choose_columns
-from data.errors import DataError
-from data.labels import LabelEncoder, check_label_names, infer_label_names, is_missing, normalize_label
-from data.split import stratified_indices
+from mobilebert_edge.data.columns import choose_columns
+from mobilebert_edge.data.errors import DataError
+from mobilebert_edge.data.labels import LabelEncoder, check_label_names, infer_label_names, is_missing, normalize_label
+from mobilebert_edge.data.split import stratified_indices
 
 Log = Callable[[str], object]
 SHOWN_BAD_ROWS = 5
@@ -77,8 +77,8 @@ def _bad_rows_message(bad: list[tuple[str, str]]) -> str:
 
 
 def _read(path: Path, encoding: str | None, log: Log):  # -> pd.DataFrame
-    from data.imdb import is_imdb_source, read_imdb
-    from data.readers import read_table
+    from mobilebert_edge.data.imdb import is_imdb_source, read_imdb
+    from mobilebert_edge.data.readers import read_table
 
     if is_imdb_source(path):
         log(f"{path}: reading the IMDb train split")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data.errors import DataError
+from mobilebert_edge.data.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from data.errors import DataError
+from mobilebert_edge.data.errors import DataError
 
 _BINARY_ORDERS = ({"negative": 0, "positive": 1}, {"neg": 0, "pos": 1})
 

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data.errors import DataError
+from mobilebert_edge.data.errors import DataError
 from edge_runtime.encoding import open_text
 
 if TYPE_CHECKING:  # pandas is imported where it is used

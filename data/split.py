@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from data.errors import DataError
+from mobilebert_edge.data.errors import DataError
 
 
 def stratified_indices(

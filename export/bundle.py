@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from edge_runtime.bundle import MANIFEST
-from export.errors import ExportError
+from mobilebert_edge.export.errors import ExportError
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"

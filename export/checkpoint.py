@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.truncation import RULES
-from export.errors import CheckpointError
+from mobilebert_edge.export.errors import CheckpointError
 
 OURS = "mobilebert_edge.json"
 DEFAULT_MAX_LENGTH = 256

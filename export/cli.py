@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export and print a summary; errors propagate to the dispatcher (exit 1)."""
-    from export import export_bundle
+    from mobilebert_edge.export import export_bundle
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

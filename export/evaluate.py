@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from export.encode import Encoder
-from export.errors import ExportError
+from mobilebert_edge.export.encode import Encoder
+from mobilebert_edge.export.errors import ExportError
 from edge_runtime.errors import InputError
 
 
@@ -63,7 +63,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
 def read_eval_data(path: Path, labels: list[str], log: Callable[[str], object] = print) -> tuple[list[str], list[int]]:
     """Texts and label ids of a labelled file (any format ``data.load_labelled`` reads), with the
     checkpoint's label names: a label is a name from ``labels`` or an integer id."""
-    from data import DataError, load_labelled
+    from mobilebert_edge.data import DataError, load_labelled
 
     path = Path(path)
     if not path.exists():

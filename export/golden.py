@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from export import evaluate
-from export.encode import Encoder
+from mobilebert_edge.export import evaluate
+from mobilebert_edge.export.encode import Encoder
 
 BUILTIN_TEXTS = (
     "A wonderful film: moving, funny and beautifully acted.",

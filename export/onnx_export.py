@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.errors import ExportError
+from mobilebert_edge.export.errors import ExportError
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAME = "logits"

@@ -11,14 +11,14 @@ from typing import Any
 
 from edge_runtime.bundle import write_manifest
 from edge_runtime.errors import InputError
-from export import evaluate, golden as golden_mod, validate as validate_mod
-from export.bundle import MODEL_FILE, TOKENIZER_FILE, staging, versions
-from export.checkpoint import load_model, load_tokenizer, read_checkpoint
-from export.encode import Encoder
-from export.errors import ExportValidationError, QualityGateError
-from export.onnx_export import DEFAULT_OPSET, OUTPUT_NAME, export_onnx
-from export.optimize import optimize as optimize_graph
-from export.quantize import DEFAULT_KEEP_FP32, DEFAULT_OP_TYPES, compile_patterns, quantize as quantize_graph
+from mobilebert_edge.export import evaluate, golden as golden_mod, validate as validate_mod
+from mobilebert_edge.export.bundle import MODEL_FILE, TOKENIZER_FILE, staging, versions
+from mobilebert_edge.export.checkpoint import load_model, load_tokenizer, read_checkpoint
+from mobilebert_edge.export.encode import Encoder
+from mobilebert_edge.export.errors import ExportValidationError, QualityGateError
+from mobilebert_edge.export.onnx_export import DEFAULT_OPSET, OUTPUT_NAME, export_onnx
+from mobilebert_edge.export.optimize import optimize as optimize_graph
+from mobilebert_edge.export.quantize import DEFAULT_KEEP_FP32, DEFAULT_OP_TYPES, compile_patterns, quantize as quantize_graph
 
 PRECISIONS = ("int8", "fp32")
 
@@ -67,7 +67,7 @@ def export_bundle(
     compile_patterns(keep_fp32)
     out = Path(out)
     ckpt = read_checkpoint(checkpoint, max_length=max_length, tokenizer=tokenizer)
-    from export.bundle import check_destination
+    from mobilebert_edge.export.bundle import check_destination
 
     check_destination(out, overwrite)
     log(f"checkpoint {ckpt.path}: {ckpt.architecture or 'classifier'}, labels {ckpt.labels}, "

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from export import evaluate
-from export.encode import Encoder
-from export.errors import OutputNamesError, OutputShapeError, OutputValuesError
-from export.onnx_export import OUTPUT_NAME
+from mobilebert_edge.export import evaluate
+from mobilebert_edge.export.encode import Encoder
+from mobilebert_edge.export.errors import OutputNamesError, OutputShapeError, OutputValuesError
+from mobilebert_edge.export.onnx_export import OUTPUT_NAME
 
 DEFAULT_ATOL = 1e-4
 

@@ -19,7 +19,13 @@ from edge_runtime.errors import EdgeError
 from mobilebert_edge import __version__
 
 # Modules that provide ``register(subparsers)``, in the order their commands are listed.
-COMMAND_MODULES = ("train.cli", "export.cli", "edge_runtime.cli", "edge_runtime.score_cli", "data.cli")
+COMMAND_MODULES = (
+    "mobilebert_edge.train.cli",
+    "mobilebert_edge.export.cli",
+    "edge_runtime.cli",
+    "edge_runtime.scoring.cli",
+    "mobilebert_edge.data.cli",
+)
 
 # Libraries that come with an extra, and the extra that brings them.
 EXTRAS = {

@@ -80,7 +80,7 @@ def shared_data() -> Path:
 
 
 def _export_tiny(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path, precision: str) -> Path:
-    from export import export_bundle
+    from mobilebert_edge.export import export_bundle
 
     out = tmp_path_factory.mktemp(f"tiny-bundle-{precision}") / "bundle"
     export_bundle(checkpoint, out, precision=precision, log=lambda _line: None)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from data import (
+from mobilebert_edge.data import (
     DataError,
     LabelledTexts,
     infer_label_names,
@@ -19,7 +19,7 @@ from data import (
     normalize_label,
     stratified_split,
 )
-from data.columns import choose_columns
+from mobilebert_edge.data.columns import choose_columns
 
 
 class Log(list):
@@ -266,7 +266,7 @@ def test_split_fraction_must_be_between_0_and_1(fraction: float) -> None:
 
 
 def test_chosen_columns_travel_with_the_data_and_its_split(tmp_path):
-    from data import load_labelled, stratified_split
+    from mobilebert_edge.data import load_labelled, stratified_split
 
     path = tmp_path / "reviews.csv"
     path.write_text("Review,Sentiment\n" + "".join(f"text {i},{i % 2}\n" for i in range(10)))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-import data.imdb as imdb
-from data import DataError, load_labelled
+import mobilebert_edge.data.imdb as imdb
+from mobilebert_edge.data import DataError, load_labelled
 from mobilebert_edge.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data import DataError, load_labelled
-from data.readers import read_table
+from mobilebert_edge.data import DataError, load_labelled
+from mobilebert_edge.data.readers import read_table
 from edge_runtime.errors import InputError
 
 ROWS = [("a fine film", "positive"), ("dull, slow", "negative"), ("loved it", "positive"), ("meh", "negative")]

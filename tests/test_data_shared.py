@@ -1,4 +1,4 @@
-"""The shared data files load with no flags (slow: reads ../shared/data), and data.cli stays light."""
+"""The shared data files load with no flags (slow: reads ../shared/data), and mobilebert_edge.data.cli stays light."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from data import load_labelled, stratified_split
+from mobilebert_edge.data import load_labelled, stratified_split
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_cli_module_imports_only_the_standard_library() -> None:
     code = (
-        "import sys, data.cli, data, edge_runtime.encoding\n"
+        "import sys, mobilebert_edge.data.cli, mobilebert_edge.data, edge_runtime.encoding\n"
         "heavy = sorted(m for m in ('pandas', 'pyarrow', 'torch', 'transformers') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )

@@ -14,9 +14,9 @@ import pytest
 from transformers import AutoTokenizer, BertTokenizer
 
 from edge_runtime.errors import EdgeError
-from export import export_bundle
-from export.checkpoint import read_checkpoint
-from export.errors import CheckpointError, ExportError
+from mobilebert_edge.export import export_bundle
+from mobilebert_edge.export.checkpoint import read_checkpoint
+from mobilebert_edge.export.errors import CheckpointError, ExportError
 
 VARIED = [
     "A wonderful film.",
@@ -80,8 +80,8 @@ def test_golden_probabilities_reproduce_one_text_per_batch(tiny_bundle: Path, ti
 
 def test_export_and_runtime_encode_identically(tiny_bundle: Path, tiny_mobilebert_dir: Path):
     from edge_runtime.text import TextEncoder
-    from export.checkpoint import load_tokenizer
-    from export.encode import Encoder
+    from mobilebert_edge.export.checkpoint import load_tokenizer
+    from mobilebert_edge.export.encode import Encoder
 
     for rule, head in (("head", None), ("tail", None), ("head_tail", 10)):
         ours = Encoder(load_tokenizer(read_checkpoint(tiny_mobilebert_dir)), 48, rule, head)

@@ -14,11 +14,11 @@ import torch
 from onnx import numpy_helper
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from export import evaluate, validate
-from export.checkpoint import load_model, load_tokenizer, read_checkpoint
-from export.encode import Encoder
-from export.errors import ExportValidationError, OutputNamesError, OutputShapeError, OutputValuesError
-from export.onnx_export import export_onnx
+from mobilebert_edge.export import evaluate, validate
+from mobilebert_edge.export.checkpoint import load_model, load_tokenizer, read_checkpoint
+from mobilebert_edge.export.encode import Encoder
+from mobilebert_edge.export.errors import ExportValidationError, OutputNamesError, OutputShapeError, OutputValuesError
+from mobilebert_edge.export.onnx_export import export_onnx
 
 TEXTS = [
     "A wonderful film.",
@@ -75,7 +75,7 @@ def test_tiny_mobilebert_fp32_bundle_matches_pytorch(tiny_bundle_fp32: Path, tin
 
 def test_minilm_fp32_graphs_match_pytorch(tmp_path: Path, minilm_classifier: Path):
     """The raw export and the fused graph export_bundle ships both match PyTorch (pretrained weights)."""
-    from export.optimize import optimize
+    from mobilebert_edge.export.optimize import optimize
 
     ckpt = read_checkpoint(minilm_classifier, max_length=128)
     encoder = Encoder(load_tokenizer(ckpt), 128)
@@ -153,7 +153,7 @@ def test_wrong_output_shape_fails_shape_check(tiny_onnx, tmp_path: Path):
 
 
 def test_failed_validation_stops_export_and_leaves_nothing(tmp_path: Path, tiny_mobilebert_dir: Path, monkeypatch):
-    import export.pipeline as pipeline
+    import mobilebert_edge.export.pipeline as pipeline
 
     real_export = pipeline.export_onnx
 

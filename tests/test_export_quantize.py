@@ -13,8 +13,8 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from export import export_bundle
-from export.errors import QualityGateError
+from mobilebert_edge.export import export_bundle
+from mobilebert_edge.export.errors import QualityGateError
 from mobilebert_edge.cli import main
 
 TEXTS = [
@@ -144,7 +144,7 @@ def test_bad_eval_label_names_the_row(tmp_path: Path, tiny_mobilebert_dir: Path,
 
 
 def test_keep_fp32_leaves_matching_matmuls_in_float(tmp_path: Path, tiny_mobilebert_dir: Path):
-    from export.quantize import FFN_OUTPUT
+    from mobilebert_edge.export.quantize import FFN_OUTPUT
 
     report = export_bundle(tiny_mobilebert_dir, tmp_path / "b", keep_fp32=(FFN_OUTPUT,), optimize=False,
                            log=lambda _: None)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export import export_bundle
+from mobilebert_edge.export import export_bundle
 from mobilebert_edge.cli import main
 
 

@@ -42,8 +42,9 @@ def _python(code: str, *args: str, stdin: str | None = None) -> subprocess.Compl
 
 
 def test_runtime_modules_leave_heavy_libraries_out():
-    modules = sorted(f"edge_runtime.{m.name}" for m in pkgutil.iter_modules(edge_runtime.__path__))
-    assert {"edge_runtime.bundle", "edge_runtime.classifier", "edge_runtime.cli", "edge_runtime.text"} <= set(modules)
+    modules = sorted(m.name for m in pkgutil.walk_packages(edge_runtime.__path__, "edge_runtime."))
+    assert {"edge_runtime.bundle", "edge_runtime.classifier", "edge_runtime.cli", "edge_runtime.text",
+            "edge_runtime.scoring.files", "edge_runtime.scoring.ray_engine"} <= set(modules)
     code = textwrap.dedent(
         f"""
         import importlib, json, sys

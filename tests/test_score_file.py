@@ -13,7 +13,7 @@ import pytest
 from score_helpers import read_table, review_rows, write_table
 
 from edge_runtime import Classifier
-from edge_runtime.score_tables import ScoreError
+from edge_runtime.scoring.tables import ScoreError
 from edge_runtime.scoring import score_file, score_texts
 from mobilebert_edge.cli import main
 
@@ -155,7 +155,7 @@ def test_empty_input_gives_header_only(tmp_path, bundle):
 
 
 def test_failed_job_leaves_no_output(tmp_path, bundle, monkeypatch):
-    import edge_runtime.scoring as scoring
+    import edge_runtime.scoring.files as scoring
 
     src = write_table(tmp_path / "in.csv", ROWS)
     calls = itertools.count()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from score_helpers import read_table, review_rows, write_table
 
-from edge_runtime.score_tables import ScoreError
+from edge_runtime.scoring.tables import ScoreError
 from edge_runtime.scoring import score_file
 
 ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from score_helpers import read_table, review_rows, write_table
 
-from edge_runtime.score_tables import ScoreError
+from edge_runtime.scoring.tables import ScoreError
 from edge_runtime.scoring import score_file
 from mobilebert_edge.cli import main
 
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _crash_after(monkeypatch, parts: int) -> None:
     """Make the job die (like a kill) after writing ``parts`` chunks."""
-    import edge_runtime.scoring as scoring
+    import edge_runtime.scoring.files as scoring
 
     real, calls = scoring.write_part, itertools.count()
 

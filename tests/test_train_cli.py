@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from mobilebert_edge.cli import main
-from train.errors import ModelLoadError
-from train.model import load_model
+from mobilebert_edge.train.errors import ModelLoadError
+from mobilebert_edge.train.model import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -116,7 +116,7 @@ def test_attention_dropout_replaces_the_models_own(model_dir: Path) -> None:
 
 
 def test_attention_dropout_on_a_model_without_it_is_a_clear_error(model_dir: Path, monkeypatch) -> None:
-    from train import model as model_module
+    from mobilebert_edge.train import model as model_module
 
     monkeypatch.setattr(model_module, "ATTENTION_DROPOUT_FIELDS", ("attn_dropout_rate",))
     with pytest.raises(ModelLoadError, match=re.escape(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from train.encode import encode_texts
+from mobilebert_edge.train.encode import encode_texts
 
 TEXTS = [
     "A short one.",

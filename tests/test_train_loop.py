@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from train.config import resolve_config
-from train.loop import KILL_AFTER_EPOCH_ENV
-from train.run import train_run
+from mobilebert_edge.train.config import resolve_config
+from mobilebert_edge.train.loop import KILL_AFTER_EPOCH_ENV
+from mobilebert_edge.train.run import train_run
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS = [

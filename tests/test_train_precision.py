@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from train import precision as precision_module
-from train.errors import ConfigError
-from train.precision import cpu_has_bf16, resolve_precision
+from mobilebert_edge.train import precision as precision_module
+from mobilebert_edge.train.errors import ConfigError
+from mobilebert_edge.train.precision import cpu_has_bf16, resolve_precision
 
 ROWS = [("a wonderful film, I loved it", "positive"), ("terrible and dull", "negative")] * 6
 

@@ -7,12 +7,12 @@ import re
 import numpy as np
 import pytest
 
-from train.batches import batch_order, eval_order
-from train.config import TrainConfig, resolve_config
-from train.errors import ConfigError
-from train.metrics import accuracy, macro_f1
-from train.presets import PRESETS
-from train.schedule import learning_rate, warmup_steps
+from mobilebert_edge.train.batches import batch_order, eval_order
+from mobilebert_edge.train.config import TrainConfig, resolve_config
+from mobilebert_edge.train.errors import ConfigError
+from mobilebert_edge.train.metrics import accuracy, macro_f1
+from mobilebert_edge.train.presets import PRESETS
+from mobilebert_edge.train.schedule import learning_rate, warmup_steps
 
 
 # --- config and presets ---------------------------------------------------------------------------

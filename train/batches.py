@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from train.encode import Encoded
+from mobilebert_edge.train.encode import Encoded
 
 # Items sorted by length together: big enough to make batches uniform, small enough to stay random.
 MEGA_BATCHES = 50

@@ -70,8 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the config, train, print the summary."""
-    from train.config import resolve_config
-    from train.run import summary, train_run
+    from mobilebert_edge.train.config import resolve_config
+    from mobilebert_edge.train.run import summary, train_run
 
     config = resolve_config(
         args.preset,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_runtime.truncation import RULES
-from train.errors import ConfigError
-from train.presets import DEFAULT_PRESET, PRESETS
+from mobilebert_edge.train.errors import ConfigError
+from mobilebert_edge.train.presets import DEFAULT_PRESET, PRESETS
 
 DEFAULT_MODEL = "google/mobilebert-uncased"
 PADDINGS = ("longest", "max_length")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_runtime.truncation import truncate_ids
-from train.errors import ConfigError, ModelLoadError
+from mobilebert_edge.train.errors import ConfigError, ModelLoadError
 
 PROBE = "a short probe sentence"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from train.encode import encode_texts
-from train.loop import predict_logits
-from train.metrics import accuracy, macro_f1
+from mobilebert_edge.train.encode import encode_texts
+from mobilebert_edge.train.loop import predict_logits
+from mobilebert_edge.train.metrics import accuracy, macro_f1
 
 
 def predict_texts(

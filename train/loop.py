@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from train.batches import batch_order, collate, eval_order
-from train.config import TrainConfig
-from train.encode import Encoded
-from train.metrics import accuracy, macro_f1
-from train.precision import autocast
-from train.schedule import learning_rate, warmup_steps
+from mobilebert_edge.train.batches import batch_order, collate, eval_order
+from mobilebert_edge.train.config import TrainConfig
+from mobilebert_edge.train.encode import Encoded
+from mobilebert_edge.train.metrics import accuracy, macro_f1
+from mobilebert_edge.train.precision import autocast
+from mobilebert_edge.train.schedule import learning_rate, warmup_steps
 
 # Fault injection for the resume tests: the process kills itself (SIGKILL) after saving this epoch.
 KILL_AFTER_EPOCH_ENV = "MOBILEBERT_EDGE_KILL_AFTER_EPOCH"

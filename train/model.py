@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from train.errors import ModelLoadError
+from mobilebert_edge.train.errors import ModelLoadError
 
 
 def _brief(error: BaseException, limit: int = 160) -> str:

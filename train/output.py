@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.atomic import atomic_write
-from train.errors import OutputError
+from mobilebert_edge.train.errors import OutputError
 
 FORMAT_VERSION = 1
 MANIFEST = "mobilebert_edge.json"
@@ -66,7 +66,7 @@ def save_checkpoint(
     curve_title: str = "",
 ) -> dict[str, Path]:
     """Write the checkpoint folder; return the paths written."""
-    from train.plot import plot_history
+    from mobilebert_edge.train.plot import plot_history
 
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".save."))
     try:

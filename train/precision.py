@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from train.errors import ConfigError
+from mobilebert_edge.train.errors import ConfigError
 
 
 def cpu_has_bf16() -> bool:

@@ -23,9 +23,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from edge_runtime.atomic import atomic_write
-from train.config import TrainConfig
-from train.errors import ResumeError
-from train.loop import TrainState
+from mobilebert_edge.train.config import TrainConfig
+from mobilebert_edge.train.errors import ResumeError
+from mobilebert_edge.train.loop import TrainState
 
 RESUME_DIR = ".resume"
 FORMAT_VERSION = 1

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from train.config import TrainConfig
-from train.output import MANIFEST, VALIDATION_FILE, prepare_output, save_checkpoint
+from mobilebert_edge.train.config import TrainConfig
+from mobilebert_edge.train.output import MANIFEST, VALIDATION_FILE, prepare_output, save_checkpoint
 
 
 def _stderr(message: str) -> None:
@@ -45,7 +45,7 @@ def load_splits(data_path: str, val_path: str | None, config: TrainConfig, *, te
 
     ``label_names`` fixes the classes and their order (integer labels ``i`` name ``label_names[i]``).
     """
-    from data import load_labelled, stratified_split
+    from mobilebert_edge.data import load_labelled, stratified_split
 
     data = load_labelled(data_path, text_column=text_column, label_column=label_column,
                          label_names=label_names, skip_bad_rows=skip_bad_rows, encoding=encoding, log=log)
@@ -79,11 +79,11 @@ def train_run(
 
     import torch
 
-    from train.encode import encode_texts
-    from train.loop import fit, seed_everything
-    from train.model import load_model
-    from train.precision import resolve_precision
-    from train.resume import EpochCheckpoints
+    from mobilebert_edge.train.encode import encode_texts
+    from mobilebert_edge.train.loop import fit, seed_everything
+    from mobilebert_edge.train.model import load_model
+    from mobilebert_edge.train.precision import resolve_precision
+    from mobilebert_edge.train.resume import EpochCheckpoints
 
     if config.threads:
         torch.set_num_threads(config.threads)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.atomic import atomic_write
-from edge_runtime.score_tables import ScoreError
+from edge_runtime.scoring.tables import ScoreError
 
 JOURNAL = "journal.json"
 JOURNAL_FORMAT = "mobilebert-edge-score-journal"

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.score_output import OutputColumns, scored_columns
-from edge_runtime.score_tables import Chunk, ScoreError, resolve_text_column, table_format
+from edge_runtime.scoring.base import ScoreSummary, load_classifier, texts_of, threads_per_worker
+from edge_runtime.scoring.output import OutputColumns, scored_columns
+from edge_runtime.scoring.tables import Chunk, ScoreError, resolve_text_column, table_format
 
 RAY_HINT = "install the 'ray' extra: pip install 'mobilebert-edge[ray]'"
 
@@ -39,8 +40,6 @@ class RayScorer:
     """A Ray Data actor: loads the bundle once, then scores Arrow batches (input columns kept)."""
 
     def __init__(self, bundle: str, threads: int, text_column: str, batch_size: int, names: OutputColumns) -> None:
-        from edge_runtime.scoring import load_classifier
-
         self.classifier = load_classifier(bundle, threads)
         self.labels = list(self.classifier.labels)
         self.text_column, self.batch_size, self.names = text_column, batch_size, names
@@ -48,10 +47,8 @@ class RayScorer:
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
-        from edge_runtime.scoring import _texts_of
-
         chunk = Chunk(0, 0, {self.text_column: table.column(self.text_column).to_pylist()}, [""] * table.num_rows)
-        texts, rows, errors = _texts_of(chunk, self.text_column)
+        texts, rows, errors = texts_of(chunk, self.text_column)
         probs = (self.classifier.predict_proba(texts, batch_size=self.batch_size) if texts
                  else np.zeros((0, len(self.labels))))
         scored = scored_columns(chunk, self.names, self.labels, probs, rows, errors)
@@ -102,8 +99,6 @@ def score_file_ray(
     chunk_rows: int = 2048,
 ) -> Any:
     """Score ``input_path`` into the folder ``output_path`` with Ray Data; returns a ScoreSummary."""
-    from edge_runtime.scoring import ScoreSummary, load_classifier, threads_per_worker
-
     started = time.perf_counter()
     if resume:
         raise ScoreError("--resume is not available with --engine ray",

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.score_tables import DELIMITERS, Chunk, ScoreError, import_pyarrow
+from edge_runtime.scoring.tables import DELIMITERS, Chunk, ScoreError, import_pyarrow
 
 PREFIX = "pred_"
 

@@ -49,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the file; print the summary on stderr."""
-    from edge_runtime.scoring import print_summary, score_file
+    from edge_runtime.scoring.base import print_summary
+    from edge_runtime.scoring.files import score_file
 
     summary = score_file(
         args.bundle, args.input, args.out,

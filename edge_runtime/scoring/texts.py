@@ -1,0 +1,45 @@
+"""``score_texts``: predictions for an iterable of texts, lazily, in input order, with bounded memory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from edge_runtime.scoring.base import DEFAULT_BATCH_SIZE, load_classifier
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    block: list[Any] = []
+    for item in items:
+        block.append(item)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def score_texts(
+    classifier_or_bundle: Any, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
+    chunk_size: int | None = None, threads: int | None = None,
+) -> Iterator[Any]:
+    """Predictions for ``texts`` in input order, lazily: ``chunk_size`` texts are read and scored at a time.
+
+    ``classifier_or_bundle`` is a loaded ``Classifier`` or a bundle folder. Each item is a
+    ``Prediction(label, score, probabilities)``; memory stays bounded for any length of ``texts``.
+    """
+    from edge_runtime.classifier import Prediction
+
+    if isinstance(classifier_or_bundle, (str, os.PathLike)):
+        classifier = load_classifier(classifier_or_bundle, threads)
+    else:
+        classifier = classifier_or_bundle
+    labels = list(classifier.labels)
+    for block in _batched(texts, chunk_size or batch_size * 16):
+        for row in np.asarray(classifier.predict_proba(block, batch_size=batch_size), dtype=np.float64):
+            best = int(row.argmax())
+            yield Prediction(labels[best], float(row[best]), dict(zip(labels, map(float, row))))
+
