@@ -17,7 +17,7 @@ import numpy as np
 
 from edge_runtime.bundle import read_manifest, verify_bundle
 from edge_runtime.errors import BundleError, InputError
-from edge_runtime.text import Batch, TextEncoder
+from edge_runtime.text import Batch, TextEncoder, is_blank
 
 # Inputs the runtime knows how to fill, by the names transformers' exporters give them.
 KNOWN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -46,6 +46,10 @@ def _check_texts(texts: Sequence[Any], offset: int = 0) -> None:
         if not isinstance(text, str):
             raise InputError(
                 f"text {offset + index} is not a string", expected="str", found=type(text).__name__
+            )
+        if is_blank(text):
+            raise InputError(
+                f"text {offset + index} is empty", expected="at least one non-space character", found=repr(text[:20])
             )
 
 
@@ -157,7 +161,10 @@ class Classifier:
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]: ...
 
     def predict(self, texts: str | Sequence[str], batch_size: int = 32) -> Prediction | list[Prediction]:
-        """Classify one text (-> Prediction) or a list of texts (-> list, in input order)."""
+        """Classify one text (-> Prediction) or a list of texts (-> list, in input order).
+
+        An empty or whitespace-only text has nothing to classify: ``InputError`` names its position.
+        """
         if isinstance(texts, str):
             return self._to_predictions(self.predict_proba([texts], batch_size))[0]
         return self._to_predictions(self.predict_proba(texts, batch_size))

@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Classify texts with an exported bundle. Texts come from the arguments; without any, "
             "one text per line from stdin; on a terminal, from an interactive prompt. "
-            "Prints label<TAB>score<TAB>text per text (--json: one JSON object per line)."
+            "Prints label<TAB>score<TAB>text per text (--json: one JSON object per line). An empty "
+            "text is not classified: an error line on stderr names it, the others go on, and the exit code is 1."
         ),
     )
     predict.add_argument("bundle", metavar="BUNDLE", help="bundle folder written by 'export'")
@@ -110,20 +111,32 @@ def _format(text: str, probabilities: Iterable[float], labels: list[str], as_jso
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Classify texts from the arguments, stdin, or an interactive prompt."""
+    """Classify texts from the arguments, stdin, or an interactive prompt.
+
+    An empty or whitespace-only text gets one ``error:`` line on stderr naming its number (or stdin
+    line) instead of a prediction; the other texts are still classified, and the exit code is 1.
+    """
     from edge_runtime.classifier import Classifier
+
+    from edge_runtime.text import is_blank
 
     clf = Classifier.load(args.bundle, threads=args.threads)
     if args.texts:
-        source, chunk = list(args.texts), None
+        source, chunk, where = list(args.texts), None, "text"
     elif not sys.stdin.isatty():
-        source, chunk = _stdin_lines(), None
+        source, chunk, where = _stdin_lines(), None, "stdin line"
     else:
-        source, chunk = _prompt_lines(), 1  # answer each sentence as soon as it is typed
+        source, chunk, where = _prompt_lines(), 1, "text"  # answer each sentence as soon as it is typed
     pending: list[str] = []
+    blank = 0
 
     def texts() -> Iterator[str]:
-        for text in source:
+        nonlocal blank
+        for number, text in enumerate(source, start=1):
+            if is_blank(text):  # nothing to classify: said on stderr, the other texts go on
+                blank += 1
+                print(f"error: {where} {number} is empty; not classified", file=sys.stderr, flush=True)
+                continue
             pending.append(text)
             yield text
 
@@ -134,7 +147,7 @@ def run_predict(args: argparse.Namespace) -> int:
                 print(_format(text, row, clf.labels, args.json), flush=True)
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (keeps the interpreter's final flush silent)
-    return 0
+    return 1 if blank else 0
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -22,6 +22,11 @@ _PROBE = "a"
 _PAD_TOKENS = ("[PAD]", "<pad>", "<PAD>")
 
 
+def is_blank(text: str) -> bool:
+    """True for an empty or whitespace-only text: nothing to classify (the runtime refuses it, ``score`` flags it)."""
+    return not text.strip()
+
+
 @dataclass(frozen=True)
 class Batch:
     """Model inputs for a batch, int64, padded to its longest item."""

@@ -44,11 +44,11 @@ def test_predict_texts_from_arguments(tiny_bundle_fp32, clf, capsys):
 
 
 def test_predict_lines_from_stdin_as_json(tiny_bundle_fp32, clf, capsys, monkeypatch):
-    lines = [f"review number {i} " + "good " * (i % 7) for i in range(70)] + [""]
+    lines = [f"review number {i} " + "good " * (i % 7) for i in range(70)] + ["\t tabs and spaces \t"]
     monkeypatch.setattr("sys.stdin", _Stdin("\n".join(lines) + "\n"))
     assert main(["predict", str(tiny_bundle_fp32), "--json", "--batch-size", "4"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["text"] for r in records] == lines  # none dropped, input order, empty line kept
+    assert [r["text"] for r in records] == lines  # none dropped, input order, spaces kept
     proba = np.array([[r["probabilities"][label] for label in clf.labels] for r in records])
     np.testing.assert_allclose(proba, clf.predict_proba(lines), atol=1e-9)
     assert all(r["score"] == max(r["probabilities"].values()) for r in records)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.scoring.tables import Chunk, ScoreError
+from edge_runtime.text import is_blank
 
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_CHUNK_ROWS = 2048
@@ -77,7 +78,7 @@ def texts_of(chunk: Chunk, text_column: str) -> tuple[list[str], list[int], list
                 continue
         elif not isinstance(value, str):
             value = str(value)
-        if not value.strip():
+        if is_blank(value):
             errors[i] = "empty text"
             continue
         texts.append(value)

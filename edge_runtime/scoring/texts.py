@@ -11,17 +11,6 @@ import numpy as np
 from edge_runtime.scoring.base import DEFAULT_BATCH_SIZE, load_classifier
 
 
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    block: list[Any] = []
-    for item in items:
-        block.append(item)
-        if len(block) == size:
-            yield block
-            block = []
-    if block:
-        yield block
-
-
 def score_texts(
     classifier_or_bundle: Any, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
     chunk_size: int | None = None, threads: int | None = None,
@@ -30,6 +19,7 @@ def score_texts(
 
     ``classifier_or_bundle`` is a loaded ``Classifier`` or a bundle folder. Each item is a
     ``Prediction(label, score, probabilities)``; memory stays bounded for any length of ``texts``.
+    An empty or whitespace-only text raises ``InputError`` naming its position, as ``Classifier`` does.
     """
     from edge_runtime.classifier import Prediction
 
@@ -38,8 +28,8 @@ def score_texts(
     else:
         classifier = classifier_or_bundle
     labels = list(classifier.labels)
-    for block in _batched(texts, chunk_size or batch_size * 16):
-        for row in np.asarray(classifier.predict_proba(block, batch_size=batch_size), dtype=np.float64):
+    for block in classifier.iter_proba(texts, batch_size=batch_size, chunk_size=chunk_size or batch_size * 16):
+        for row in np.asarray(block, dtype=np.float64):
             best = int(row.argmax())
             yield Prediction(labels[best], float(row[best]), dict(zip(labels, map(float, row))))
 
