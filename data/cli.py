@@ -12,7 +12,7 @@ import io
 from collections import Counter
 from pathlib import Path
 
-from edge_runtime.atomic import atomic_write
+from edge_runtime.atomic import atomic_write, make_parent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def write_csv_atomic(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
     """Write a UTF-8 CSV (gzip'd when the name ends in .gz) via a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     with atomic_write(path, "wb") as raw:
         binary = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.name.endswith(".gz") else raw
         text = io.TextIOWrapper(binary, encoding="utf-8", newline="")

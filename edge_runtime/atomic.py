@@ -9,6 +9,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from edge_runtime.errors import InputError
+
+
+def make_parent(path: str | os.PathLike[str]) -> Path:
+    """Create the missing folders above ``path`` (like ``mkdir -p``); return the parent folder.
+
+    Raises ``InputError`` naming the path when a file stands where a folder is needed, or the
+    folder cannot be created.
+    """
+    parent = Path(path).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), parent)
+        raise InputError(f"cannot create the folder {parent} for {path}: {blocker} is a file",
+                         hint="choose another output path") from None
+    except OSError as error:
+        raise InputError(f"cannot create the folder {parent} for {path} ({error.strerror})",
+                         hint="choose another output path") from error
+    return parent
+
 
 @contextmanager
 def atomic_write(

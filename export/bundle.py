@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
+from edge_runtime.atomic import make_parent
 from edge_runtime.bundle import MANIFEST
 from mobilebert_edge.export.errors import ExportError
 
@@ -42,10 +43,10 @@ def versions() -> dict[str, str]:
 
 
 def check_destination(out: Path, overwrite: bool) -> None:
-    """Refuse to replace anything but an earlier bundle (or an empty folder), and only with overwrite."""
+    """Refuse to replace anything but an earlier bundle (or an empty folder), and only with overwrite;
+    create the missing folders above ``out``."""
     if not out.exists():
-        if not out.parent.is_dir():
-            raise ExportError(f"output {out}: parent folder {out.parent} does not exist", hint="create it first")
+        make_parent(out)
         return
     if not overwrite:
         raise ExportError(f"output {out} already exists", hint="pass --overwrite to replace it, or choose another --out")

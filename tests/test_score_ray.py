@@ -36,16 +36,17 @@ def test_ray_engine_matches_local_engine(tmp_path, tiny_bundle_fp32, local_ray, 
     rows = review_rows(700, seed=7) + [{"id": 700, "text": " ", "stars": 1}]
     src = write_table(tmp_path / source, rows)
     local = score_file(tiny_bundle_fp32, src, tmp_path / "local.jsonl", progress=False)
-    summary = score_file(tiny_bundle_fp32, src, tmp_path / target, engine="ray", workers=2, batch_size=16)
+    dest = tmp_path / "results" / "ray" / target  # missing folders above OUTPUT are created
+    summary = score_file(tiny_bundle_fp32, src, dest, engine="ray", workers=2, batch_size=16)
     assert (summary.rows, summary.errors) == (local.rows, local.errors) == (701, 1)
-    got, expected = _read_folder(tmp_path / target, suffix), read_table(tmp_path / "local.jsonl")
+    got, expected = _read_folder(dest, suffix), read_table(tmp_path / "local.jsonl")
     assert [int(r["id"]) for r in got] == list(range(701))
     assert [r["label"] or None for r in got] == [r["label"] for r in expected]
     assert got[-1]["error"] == "empty text"
     np.testing.assert_allclose([float(r["prob_positive"] or "nan") for r in got],
                                [r["prob_positive"] if r["prob_positive"] is not None else np.nan for r in expected],
                                atol=1e-5)
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(dest.parent.glob(".*.tmp"))
 
 
 def test_ray_engine_refuses_resume(tmp_path, tiny_bundle_fp32):

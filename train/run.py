@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from edge_runtime.atomic import make_parent
 from mobilebert_edge.train.config import TrainConfig
 from mobilebert_edge.train.output import MANIFEST, VALIDATION_FILE, prepare_output, save_checkpoint
 
@@ -95,7 +96,8 @@ def train_run(
     log(f"{len(train_set.texts)} training / {len(val_set.texts)} validation texts, labels {labels}")
     seed_everything(config.seed)  # the new classification head (and any missing pooler) is drawn here
     model, tokenizer = load_model(config.model, labels, attention_dropout=config.attention_dropout)
-    out.mkdir(parents=True, exist_ok=True)
+    make_parent(out)
+    out.mkdir(exist_ok=True)
     encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
     train_enc = encode_texts(tokenizer, train_set.texts, train_set.labels, **encode)
     val_enc = encode_texts(tokenizer, val_set.texts, val_set.labels, **encode)

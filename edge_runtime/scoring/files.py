@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_runtime.atomic import make_parent
 from edge_runtime.scoring.base import (
     DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_ROWS, ScoreSummary, check_positive, texts_of, threads_per_worker,
 )
@@ -56,8 +57,6 @@ def score_file(
         raise ScoreError(f"{output_path}: the output would overwrite the input", hint="choose another --out")
     if output_path.exists() and not overwrite and not (resume and work.path.exists()):
         raise ScoreError(f"{output_path}: already exists", hint="pass --overwrite to replace it")
-    if not output_path.parent.is_dir():
-        raise ScoreError(f"{output_path.parent}: no such folder", hint="create it first")
     column = resolve_text_column(input_path, reader.columns, text_column)
     work.check_free(resume=resume, overwrite=overwrite)  # before the model loads
     bundle_hash = manifest_sha256(bundle)
@@ -75,6 +74,7 @@ def score_file(
                     "encoding": reader.text_encoding() if reader.format in ("csv", "tsv") else None,
                     "output_format": out_format, "gzip": gzipped, "columns": order},
     }
+    make_parent(output_path)  # once the input, options and bundle are known to be good
     bar = ProgressLine(enabled=progress)
     cancel = True
     try:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_runtime.atomic import make_parent
 from edge_runtime.scoring.base import ScoreSummary, load_classifier, texts_of, threads_per_worker
 from edge_runtime.scoring.output import OutputColumns, scored_columns
 from edge_runtime.scoring.tables import Chunk, ScoreError, resolve_text_column, table_format
@@ -131,6 +132,7 @@ def score_file_ray(
         # starve Ray's own read and write tasks on a small machine (the job would never start).
         compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=threads / 2,
     )
+    make_parent(output_path)
     tmp = output_path.with_name(f".{output_path.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
