@@ -64,7 +64,8 @@ def choose_columns(
             f"{source}: the text and label columns are the same column {text!r}",
             hint="pass different --text-column and --label-column",
         )
-    how = "inferred" if text_inferred or label_inferred else "given"
-    override = "; override with --text-column/--label-column" if how == "inferred" else ""
-    log(f"{source}: text column {text!r}, label column {label!r} ({how}{override})")
+    inferred = [role for role, was in (("text", text_inferred), ("label", label_inferred)) if was]
+    override = f"; override with {'/'.join(f'--{role}-column' for role in inferred)}" if inferred else ""
+    log(f"{source}: text column {text!r} ({'inferred' if text_inferred else 'given'}), "
+        f"label column {label!r} ({'inferred' if label_inferred else 'given'}){override}")
     return text, label

@@ -56,7 +56,8 @@ def test_columns_inferred_case_insensitively_and_reported(tmp_path: Path, header
     data = load_labelled(path, log=log)
     assert data.texts == ["a film", "a film"]
     assert log[0] == (
-        f"{path}: text column {text!r}, label column {label!r} (inferred; override with --text-column/--label-column)"
+        f"{path}: text column {text!r} (inferred), label column {label!r} (inferred); "
+        "override with --text-column/--label-column"
     )
 
 
@@ -66,7 +67,21 @@ def test_explicit_columns(tmp_path: Path) -> None:
     data = load_labelled(path, text_column="body", label_column="stars", log=log)
     assert data.texts == ["good one", "bad one"]
     assert data.label_names == ["neg", "pos"] and data.labels == [1, 0]
-    assert log[0] == f"{path}: text column 'body', label column 'stars' (given)"
+    assert log[0] == f"{path}: text column 'body' (given), label column 'stars' (given)"
+
+
+@pytest.mark.parametrize(
+    ("given", "line"),
+    [
+        ({"label_column": "y"}, "text column 'review' (inferred), label column 'y' (given); override with --text-column"),
+        ({"text_column": "review"}, "text column 'review' (given), label column 'label' (inferred); override with --label-column"),
+    ],
+)
+def test_each_column_says_whether_it_was_given_or_inferred(tmp_path: Path, given: dict, line: str) -> None:
+    path = csv_file(tmp_path / "d.csv", "review,y,label\ngood one,pos,1\nbad one,neg,0\n")
+    log = Log()
+    load_labelled(path, log=log, **given)
+    assert log[0] == f"{path}: {line}"
 
 
 def test_explicit_column_missing_lists_available(tmp_path: Path) -> None:

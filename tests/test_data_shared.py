@@ -33,7 +33,7 @@ def test_tutorial_cp949_csv_loads_with_no_flags(shared_data: Path) -> None:
     assert data.label_names == ["0", "1"]
     assert Counter(data.labels) == {0: 500, 1: 500}
     assert messages[0].endswith("imdb_reviews_sample.csv: not UTF-8, read as cp949 (pass --encoding to choose another)")
-    assert "text column 'Text', label column 'Sentiment' (inferred" in messages[1]
+    assert "text column 'Text' (inferred), label column 'Sentiment' (inferred)" in messages[1]
     train, val = stratified_split(data, 0.2, seed=42)
     assert (len(train), len(val)) == (800, 200)
     assert Counter(val.labels) == {0: 100, 1: 100}
