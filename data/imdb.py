@@ -161,7 +161,7 @@ def _progress(total: int | None) -> Callable[[int], object]:
         from tqdm import tqdm
     except ImportError:
         return lambda n: None
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc=IMDB_FILENAME, leave=False)
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc=IMDB_FILENAME, leave=False, disable=None)  # terminal only
     return bar.update
 
 

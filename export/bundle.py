@@ -64,6 +64,7 @@ def staging(out: Path, overwrite: bool) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a bundle is read by whoever serves it
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))

@@ -44,7 +44,7 @@ def logits(
     if progress:
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc=progress, unit="batch", leave=False)
+        starts = tqdm(starts, desc=progress, unit="batch", leave=False, disable=None)  # none when not a terminal
     for start in starts:
         chunk = order[start : start + batch_size]
         batch = run(sess, encoder.pad([rows[i] for i in chunk], pad_to))

@@ -38,6 +38,8 @@ def canonical_sha(manifest: dict) -> str:
 def test_manifest_schema_and_hashes(tiny_bundle: Path):
     manifest = json.loads((tiny_bundle / "manifest.json").read_text(encoding="utf-8"))
     assert sorted(p.name for p in tiny_bundle.iterdir()) == ["manifest.json", "model.onnx", "tokenizer.json"]
+    assert oct(tiny_bundle.stat().st_mode & 0o777) == "0o755"  # readable by whoever serves it
+    assert {oct(p.stat().st_mode & 0o777) for p in tiny_bundle.iterdir()} == {"0o644"}
     assert manifest["format"] == "mobilebert-edge-bundle" and manifest["format_version"] == 1
     assert manifest["labels"] == ["negative", "positive"]
     assert manifest["model"] == {

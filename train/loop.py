@@ -87,7 +87,7 @@ def predict_logits(
     model.eval()
     out = np.zeros((len(data), model.config.num_labels), dtype=np.float32)
     batches = eval_order(data.lengths(), batch_size)
-    for indices in tqdm(batches, desc=progress, file=sys.stderr, leave=False, disable=progress is None):
+    for indices in tqdm(batches, desc=progress, file=sys.stderr, leave=False, disable=None if progress else True):
         batch = collate(data, indices, pad_id=pad_id, pad_to=pad_to)
         with autocast(precision):
             logits = model(**model_inputs(batch)).logits
@@ -161,7 +161,9 @@ def fit(
         model.train()
         batches = batch_order(lengths, config.batch_size, seed=config.seed, epoch=epoch,
                               shuffle=True, group_by_length=config.group_by_length)
-        total_loss, bar = 0.0, tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", file=sys.stderr, leave=False)
+        # disable=None: a bar on a terminal only; a log file or pipe gets the one line per epoch below
+        total_loss, bar = 0.0, tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", file=sys.stderr, leave=False,
+                                    disable=None)
         for i, indices in enumerate(bar, start=1):
             lr = learning_rate(state.step, base_lr=config.lr, total_steps=total_steps, warmup=warmup,
                                schedule=config.schedule)

@@ -78,6 +78,8 @@ def save_checkpoint(
             target = out / item.name
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)
+            if item.is_file():  # safetensors writes its file 0600; every checkpoint file is world-readable
+                os.chmod(item, 0o644)
             os.replace(item, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
