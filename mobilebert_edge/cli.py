@@ -2,7 +2,9 @@
 
 Each area registers its own subcommands (``<package>/cli.py: register(subparsers)``); those
 modules import only the standard library, and heavy libraries are imported inside the command,
-so ``predict``/``check``/``score`` work on a device that has only the base install.
+so ``predict``/``check``/``score`` work on a device that has only the base install. A command
+named in ``COMMAND_OWNERS`` imports only the module that registers it: ``predict``, ``check`` and
+``score`` never import ``mobilebert_edge.train``, ``.export`` or ``.data``.
 
 Exit codes: 0 success, 1 a user or data error (one line on stderr), 2 a usage error.
 """
@@ -27,6 +29,16 @@ COMMAND_MODULES = (
     "mobilebert_edge.data.cli",
 )
 
+# The module that registers each command; a command not listed here builds the whole parser.
+COMMAND_OWNERS = {
+    "train": "mobilebert_edge.train.cli",
+    "export": "mobilebert_edge.export.cli",
+    "predict": "edge_runtime.cli",
+    "check": "edge_runtime.cli",
+    "score": "edge_runtime.scoring.cli",
+    "imdb": "mobilebert_edge.data.cli",
+}
+
 # Libraries that come with an extra, and the extra that brings them.
 EXTRAS = {
     "torch": "train",
@@ -42,8 +54,8 @@ EXTRAS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every registered subcommand."""
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """The top-level parser with the subcommands that ``modules`` register (default: every one)."""
     parser = argparse.ArgumentParser(
         prog="mobilebert-edge",
         description="Fine-tune, export and serve small text classifiers on ordinary CPUs.",
@@ -54,9 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
+
+
+def _parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """Only the module of the command in ``argv`` when it is known, else every module (help, typos)."""
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    owner = COMMAND_OWNERS.get(command or "")
+    return build_parser((owner,)) if owner in COMMAND_MODULES else build_parser()
 
 
 def _missing_extra(error: ModuleNotFoundError) -> str | None:
@@ -75,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv  # accepted before or after the subcommand
     argv = [arg for arg in argv if arg != "--verbose"]
-    parser = build_parser()
+    parser = _parser_for(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse: 0 for --help/--version, 2 for usage errors

@@ -91,3 +91,38 @@ def test_predict_and_check_work_with_heavy_libraries_blocked(tiny_bundle_fp32):
     result = _python(code, "check", str(tiny_bundle_fp32))
     assert result.returncode == 0, result.stderr
     assert "all passed" in result.stdout
+
+
+OURS_NOT_ON_A_DEVICE = ("mobilebert_edge.train", "mobilebert_edge.export", "mobilebert_edge.data")
+# Runs the command line in this process, then lists the training, export and data modules it loaded.
+RUN_AND_LIST = textwrap.dedent(
+    f"""
+    import json, sys
+    from mobilebert_edge.cli import main
+    code = main(sys.argv[1:])
+    loaded = sorted(m for m in sys.modules if m.startswith({OURS_NOT_ON_A_DEVICE!r}))
+    print("LOADED " + json.dumps(loaded))
+    sys.exit(code)
+    """
+)
+
+
+def test_device_commands_never_import_training_export_or_data(tiny_bundle_fp32, tmp_path):
+    table = tmp_path / "in.csv"
+    table.write_text("id,text\n1,a great film\n2,dull\n", encoding="utf-8")
+    for argv in (["predict", str(tiny_bundle_fp32), "a great film"], ["check", str(tiny_bundle_fp32)],
+                 ["score", str(tiny_bundle_fp32), str(table), "--out", str(tmp_path / "o.csv"), "--no-progress"]):
+        result = _python(RUN_AND_LIST, *argv)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == "LOADED []", (argv[0], result.stdout.splitlines()[-1])
+    result = _python(RUN_AND_LIST, "--help")  # the full list of commands still comes from every package
+    assert all(name in result.stdout for name in ("train", "export", "predict", "check", "score", "imdb"))
+
+
+def test_each_command_is_registered_by_its_owner():
+    from mobilebert_edge.cli import COMMAND_MODULES, COMMAND_OWNERS, build_parser
+
+    for command, owner in COMMAND_OWNERS.items():
+        assert owner in COMMAND_MODULES
+        subparsers = next(a for a in build_parser((owner,))._actions if a.dest == "command")
+        assert command in subparsers.choices, (command, owner)
