@@ -31,11 +31,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--download", action="store_true", help="download aclImdb_v1.tar.gz (84 MB) first")
     parser.add_argument("--split", choices=("train", "test"), default="train", help="which split (default: train)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the CSV to write (.csv or .csv.gz)")
+    parser.add_argument("--sample", type=_positive, metavar="N",
+                        help="keep a seeded sample of N reviews, half of each label (default: the whole split)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of --sample (default: 0)")
     parser.add_argument(
         "--cache-dir", type=Path, default=None, metavar="DIR",
         help="where --download keeps the tarball (default: ~/.cache/mobilebert-edge)",
     )
     parser.set_defaults(func=run)
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {value!r}")
+    return number
 
 
 def write_csv_atomic(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
@@ -56,17 +69,21 @@ def write_csv_atomic(path: Path, header: tuple[str, ...], rows: list[tuple]) -> 
 def run(args: argparse.Namespace) -> int:
     """Read (or download) the dataset and write the CSV."""
     from mobilebert_edge.data.errors import DataError
-    from mobilebert_edge.data.imdb import COLUMNS, download_imdb, load_reviews
+    from mobilebert_edge.data.imdb import COLUMNS, download_imdb, load_reviews, sample_reviews
 
     if not args.out.name.lower().endswith((".csv", ".csv.gz")):
         raise DataError(f"--out {args.out}: the output is a CSV", expected="a name ending in .csv or .csv.gz",
                         found=args.out.name)
     source = download_imdb(args.cache_dir) if args.download else args.source
     reviews = load_reviews(source, args.split)
+    total = len(reviews)
+    if args.sample:
+        reviews = sample_reviews(reviews, args.sample, args.seed)
     write_csv_atomic(args.out, COLUMNS, [(r.text, r.label, r.rating, r.id) for r in reviews])
     counts = Counter(r.label for r in reviews)
+    sampled = f", a sample of {total}" if len(reviews) < total else ""
     print(
-        f"wrote {len(reviews)} {args.split} reviews ({counts[0]} negative, {counts[1]} positive) "
+        f"wrote {len(reviews)} {args.split} reviews ({counts[0]} negative, {counts[1]} positive{sampled}) "
         f"from {source} to {args.out}"
     )
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import tarfile
 import tempfile
@@ -127,6 +128,21 @@ def load_reviews(source: str | Path, split: str = "train") -> list[Review]:
     if not reviews:
         raise DataError(f"{source}: no {split} reviews found", expected=f"aclImdb/{split}/pos and aclImdb/{split}/neg")
     return reviews
+
+
+def sample_reviews(reviews: list[Review], size: int, seed: int = 0) -> list[Review]:
+    """A seeded sample of ``size`` reviews, half of each label (all of them when there are fewer), in input order."""
+    if size >= len(reviews):
+        return list(reviews)
+    rng = random.Random(seed)
+    chosen: set[int] = set()
+    for label, share in ((0, size // 2), (1, size - size // 2)):
+        positions = [i for i, review in enumerate(reviews) if review.label == label]
+        chosen.update(rng.sample(positions, min(share, len(positions))))
+    if len(chosen) < size:  # one label ran short: fill up from the other
+        rest = [i for i in range(len(reviews)) if i not in chosen]
+        chosen.update(rng.sample(rest, size - len(chosen)))
+    return [reviews[i] for i in sorted(chosen)]
 
 
 def read_imdb(source: str | Path, split: str = "train") -> pd.DataFrame:

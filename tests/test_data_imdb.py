@@ -256,3 +256,25 @@ def test_cli_subprocess_usage_and_error_exit_codes(tmp_path: Path) -> None:
         "train/neg, test/pos, test/neg, or aclImdb_v1.tar.gz, found a folder without them)\n"
     usage = subprocess.run(run[:4] + ["--out", "x.csv"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert usage.returncode == 2 and "one of the arguments --source --download is required" in usage.stderr
+
+
+def test_sample_is_seeded_balanced_and_in_order() -> None:
+    reviews = [imdb.Review(f"review {i}", i % 3 == 0, 5, i) for i in range(300)]  # 100 positive, 200 negative
+    sample = imdb.sample_reviews(reviews, 60, seed=1)
+    assert len(sample) == 60 and sum(r.label for r in sample) == 30
+    assert [r.id for r in sample] == sorted(r.id for r in sample)
+    assert imdb.sample_reviews(reviews, 60, seed=1) == sample != imdb.sample_reviews(reviews, 60, seed=2)
+    assert imdb.sample_reviews(reviews, 300) == reviews == imdb.sample_reviews(reviews, 1000)
+    short = imdb.sample_reviews(reviews, 250, seed=0)  # 125 positive wanted, 100 exist: filled up with negatives
+    assert len(short) == 250 and sum(r.label for r in short) == 100
+
+
+def test_cli_sample(tmp_path: Path, tarball: Path, capsys) -> None:
+    out = tmp_path / "sample.csv"
+    assert main(["imdb", "--source", str(tarball), "--sample", "2", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"wrote 2 train reviews (1 negative, 1 positive, a sample of 4) from {tarball} to {out}"
+    )
+    assert len(read_csv_rows(out)) == 2
+    assert main(["imdb", "--source", str(tarball), "--sample", "0", "--out", str(out)]) == 2
+    assert "expected a positive integer, found '0'" in capsys.readouterr().err
