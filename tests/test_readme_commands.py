@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from readme_commands import commands, problem
@@ -54,3 +55,19 @@ def test_every_readme_command_parses():
     assert {args[0] for args in found} >= {"train", "export", "predict", "check", "score", "imdb"}
     bad = {" ".join(args): message for args in found if (message := problem(args))}
     assert not bad, "README commands that do not parse:\n" + "\n".join(f"  mobilebert-edge {c}\n    {m}" for c, m in bad.items())
+
+
+def _pip_lines(text: str) -> list[str]:
+    return [" ".join(shlex.split(line, comments=True)) for line in text.splitlines() if line.strip().startswith("pip install")]
+
+
+def test_ci_installs_as_the_readme_says():
+    readme = README.read_text(encoding="utf-8")
+    install = readme[readme.index("## Install"):]
+    install_block = install[install.index("```bash"):install.index("```", install.index("```bash") + 3)]
+    newcomer = _pip_lines(install_block)
+    assert newcomer and not any("ray" in line for line in newcomer)  # Ray is an explicit extra, not a default
+    contributor = "pip install -e '.[train,ray,test]'"
+    assert contributor in readme[readme.index("## Tests"):]  # the README tells contributors to add it
+    ci = _pip_lines((README.parent / ".ci" / "run").read_text(encoding="utf-8"))
+    assert ci == [line.replace(" .[train,test]", " .[train,ray,test]") for line in newcomer]
