@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from edge_runtime.atomic import atomic_write, make_parent
+from edge_runtime.cli import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--download", action="store_true", help="download aclImdb_v1.tar.gz (84 MB) first")
     parser.add_argument("--split", choices=("train", "test"), default="train", help="which split (default: train)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the CSV to write (.csv or .csv.gz)")
-    parser.add_argument("--sample", type=_positive, metavar="N",
+    parser.add_argument("--sample", type=positive_int, metavar="N",
                         help="keep a seeded sample of N reviews, half of each label (default: the whole split)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of --sample (default: 0)")
     parser.add_argument(
@@ -39,16 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="where --download keeps the tarball (default: ~/.cache/mobilebert-edge)",
     )
     parser.set_defaults(func=run)
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {value!r}")
-    return number
 
 
 def write_csv_atomic(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:

@@ -49,11 +49,12 @@ def _runtime_options(
     parser: argparse.ArgumentParser, batch_default: int | None = 32, batch_help: str = "texts per batch (default: 32)"
 ) -> None:
     group = parser.add_argument_group("runtime")
-    group.add_argument("--threads", type=_positive_int, default=None, help="onnxruntime threads (default: all cores)")
-    group.add_argument("--batch-size", type=_positive_int, default=batch_default, help=batch_help)
+    group.add_argument("--threads", type=positive_int, default=None, help="onnxruntime threads (default: all cores)")
+    group.add_argument("--batch-size", type=positive_int, default=batch_default, help=batch_help)
 
 
-def _positive_int(value: str) -> int:
+def positive_int(value: str) -> int:
+    """argparse type: an integer >= 1."""
     try:
         number = int(value)
     except ValueError:
@@ -117,7 +118,6 @@ def run_predict(args: argparse.Namespace) -> int:
     line) instead of a prediction; the other texts are still classified, and the exit code is 1.
     """
     from edge_runtime.classifier import Classifier
-
     from edge_runtime.text import is_blank
 
     clf = Classifier.load(args.bundle, threads=args.threads)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -17,6 +18,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("torch", "transformers", "pandas", "optimum")
+NOT_SOURCE = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "runs", "bundles", ".bench-cache")
 NOT_ON_A_DEVICE = ("mobilebert_edge.train", "mobilebert_edge.export", "mobilebert_edge.data")
 # Runs the command line, then lists the training, export and data modules that it loaded.
 RUN_AND_LIST = (
@@ -32,8 +34,10 @@ RUN_AND_LIST = (
 def base_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv (no system packages) with the wheel of this repository, base install only."""
     root = tmp_path_factory.mktemp("base-install")
+    # built from a copy: an in-tree build/ could carry stale modules into later wheels
+    source = shutil.copytree(REPO_ROOT, root / "source", ignore=shutil.ignore_patterns(*NOT_SOURCE))
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(root / "dist"), str(REPO_ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(root / "dist"), str(source)],
         capture_output=True, text=True, timeout=900,
     )
     assert built.returncode == 0, built.stderr[-2000:]
