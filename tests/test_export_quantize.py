@@ -129,7 +129,11 @@ def test_cli_gate_exits_1(tmp_path: Path, tiny_mobilebert_dir: Path, capsys):
                  "--max-accuracy-drop", "-5", "--no-optimize"])
     err = capsys.readouterr().err
     assert code == 1
-    assert err.strip().splitlines()[-1].startswith("error: int8 quantization lost")
+    assert re.fullmatch(
+        re.escape("error: int8 quantization lost ") + r"-?\d+\.\d\d" + re.escape(f" accuracy points on {len(TEXTS)} "
+        "evaluation texts (") + r"\d+\.\d\d% -> \d+\.\d\d%" + re.escape(") (expected a drop of at most -5 points "
+        "(--max-accuracy-drop), found ") + r"-?\d+\.\d\d" + re.escape("); no bundle written; export with --precision "
+        "fp32, try --per-channel, or raise --max-accuracy-drop"), err.strip().splitlines()[-1])
     assert not (tmp_path / "b").exists()
 
 
