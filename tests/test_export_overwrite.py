@@ -90,6 +90,15 @@ def test_exception_after_the_model_is_written_keeps_the_old_bundle(old_bundle: P
 @pytest.mark.parametrize("point", ["manifest", "swap"])
 def test_sigkill_during_reexport_leaves_a_complete_bundle(point: str, old_bundle: Path, tiny_mobilebert_dir: Path,
                                                           capsys) -> None:
+    if point == "swap":
+        from mobilebert_edge.export.bundle import exchange
+
+        (old_bundle.parent / "a").mkdir()
+        (old_bundle.parent / "b").mkdir()
+        if not exchange(old_bundle.parent / "a", old_bundle.parent / "b"):
+            pytest.skip("no atomic exchange of folders here: the old bundle is moved aside, then the new one in")
+        (old_bundle.parent / "a").rmdir()
+        (old_bundle.parent / "b").rmdir()
     before = snapshot(old_bundle)
     child = subprocess.run(
         [sys.executable, "-c", KILLING_EXPORT, point, str(old_bundle), str(tiny_mobilebert_dir), "--out",
