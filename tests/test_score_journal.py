@@ -53,7 +53,7 @@ def test_resume_refuses_a_bundle_changed_between_runs(tmp_path, tiny_bundle, tin
 @pytest.fixture()
 def running_job(tmp_path, tiny_bundle):
     """A scoring job in a subprocess that has written a few parts and is still running."""
-    src = write_table(tmp_path / "in.csv", review_rows(20000, seed=9))
+    src = write_table(tmp_path / "in.csv", review_rows(40000, seed=9))
     out = tmp_path / "out.csv"
     work = tmp_path / "out.csv.partial"
     job = subprocess.Popen([sys.executable, "-m", "mobilebert_edge", "score", str(tiny_bundle), str(src), "--out",
