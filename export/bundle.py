@@ -9,8 +9,11 @@ the destination and renamed into place, so a failed export never leaves a half b
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from importlib import metadata
@@ -57,14 +60,42 @@ def check_destination(out: Path, overwrite: bool) -> None:
     )
 
 
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    False where the system or file system cannot; an ``OSError`` for any other failure.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a C library without renameat2
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
 @contextmanager
 def staging(out: Path, overwrite: bool) -> Iterator[Path]:
-    """A temporary folder next to ``out``; on success it replaces ``out``, on failure it is removed."""
+    """A temporary folder next to ``out``; on success it replaces ``out``, on failure it is removed.
+
+    An existing ``out`` is swapped with the new folder in one step where the system can (Linux), so a
+    crash at any moment leaves a complete bundle at ``out``; elsewhere it is moved aside first.
+    """
     check_destination(out, overwrite)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a bundle is read by whoever serves it
+        if out.exists() and exchange(tmp, out):
+            shutil.rmtree(tmp, ignore_errors=True)  # now the old bundle
+            return
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))

@@ -186,11 +186,6 @@ def test_cache_dir_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert imdb.default_cache_dir() == tmp_path / "home" / ".cache" / "mobilebert-edge"
 
 
-def test_the_published_checksum_constant() -> None:
-    assert imdb.IMDB_URL == "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-    assert imdb.IMDB_SHA256 == "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
-
-
 # --- CLI -----------------------------------------------------------------------------------------
 
 

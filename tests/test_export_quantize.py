@@ -45,7 +45,8 @@ def test_int8_bundle_has_integer_matmuls_only(tiny_bundle: Path, tiny_bundle_fp3
     assert "DynamicQuantizeLinear" in ops
     # int8 weights are stored as int8 initializers and the file shrank
     assert any(init.data_type == onnx.TensorProto.INT8 for init in int8.initializer)
-    assert (tiny_bundle / "model.onnx").stat().st_size < 0.4 * (tiny_bundle_fp32 / "model.onnx").stat().st_size
+    # (the two float feed-forward outputs and the small test vocabulary leave it at about half)
+    assert (tiny_bundle / "model.onnx").stat().st_size < 0.6 * (tiny_bundle_fp32 / "model.onnx").stat().st_size
     report = json.loads((tiny_bundle / "manifest.json").read_text())["report"]["quantization"]
     assert report["weight_matmuls_fp32"] == 23 and report["weight_matmuls_left_fp32"] == 2
     assert report["per_channel"] is True
@@ -128,7 +129,11 @@ def test_cli_gate_exits_1(tmp_path: Path, tiny_mobilebert_dir: Path, capsys):
                  "--max-accuracy-drop", "-5", "--no-optimize"])
     err = capsys.readouterr().err
     assert code == 1
-    assert err.strip().splitlines()[-1].startswith("error: int8 quantization lost")
+    assert re.fullmatch(
+        re.escape("error: int8 quantization lost ") + r"-?\d+\.\d\d" + re.escape(f" accuracy points on {len(TEXTS)} "
+        "evaluation texts (") + r"\d+\.\d\d% -> \d+\.\d\d%" + re.escape(") (expected a drop of at most -5 points "
+        "(--max-accuracy-drop), found ") + r"-?\d+\.\d\d" + re.escape("); no bundle written; export with --precision "
+        "fp32, try --per-channel, or raise --max-accuracy-drop"), err.strip().splitlines()[-1])
     assert not (tmp_path / "b").exists()
 
 

@@ -31,8 +31,36 @@ def without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(precision_module, "cpu_has_bf16", lambda: False)
 
 
-def test_cpu_probe_answers_a_bool() -> None:
-    assert isinstance(cpu_has_bf16(), bool)
+def _cpu_flags() -> set[str]:
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        pytest.skip("no /proc/cpuinfo to compare the probe with")
+    return {flag for line in cpuinfo.read_text().splitlines() if line.startswith("flags")
+            for flag in line.split(":", 1)[1].split()}
+
+
+def test_cpu_probe_agrees_with_the_kernel_flags() -> None:
+    flags = _cpu_flags()
+    assert cpu_has_bf16() is bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+@pytest.mark.parametrize(("avx512_bf16", "amx", "expected"), [
+    (True, False, True), (False, True, True), (False, False, False), (RuntimeError, True, True),
+    (RuntimeError, RuntimeError, False),
+])
+def test_cpu_probe_asks_avx512_bf16_then_amx(monkeypatch: pytest.MonkeyPatch, avx512_bf16, amx, expected) -> None:
+    import torch
+
+    def probe(answer):
+        def ask() -> bool:
+            if answer is RuntimeError:
+                raise RuntimeError("probe missing from this build")
+            return answer
+        return ask
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", probe(avx512_bf16))
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", probe(amx))
+    assert cpu_has_bf16() is expected
 
 
 def test_auto_picks_bf16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,7 +95,8 @@ def test_bf16_on_a_cpu_without_it_is_a_one_line_error(monkeypatch: pytest.Monkey
     without_bf16(monkeypatch)
     assert main(train_flags(small_csv, model_dir, tmp_path / "run", "bf16")) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: this CPU has no native bf16 support") and "--precision fp32" in err[-1]
+    assert err[-1] == ("error: this CPU has no native bf16 support (expected a CPU with AVX-512 BF16 or AMX, "
+                       "found neither); use --precision fp32 or auto")
     assert "Traceback" not in "\n".join(err)
     assert not (tmp_path / "run" / "model.safetensors").exists()
 

@@ -74,13 +74,14 @@ class WorkFolder:
         """Create or reuse the folder for this job; True when resuming earlier work."""
         resuming = False
         if self.path.exists():
+            self.check_free(resume=resume, overwrite=overwrite)
+            self._lock_folder()  # refused while another job writes the folder, even to start it over
             if resume:
-                self._lock_folder()
                 self._verify(journal)
                 resuming = True
             else:
-                self.check_free(resume=resume, overwrite=overwrite)
                 shutil.rmtree(self.path)
+                self.close()
         if not resuming:
             self.path.mkdir(parents=True)
             self._lock_folder()
