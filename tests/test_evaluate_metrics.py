@@ -137,11 +137,20 @@ def test_accuracy_by_length_has_an_edge_at_the_limit() -> None:
     assert info["truncated"] == 4  # 6, 9, 30 and 50 tokens are over 5
     bins = info["bins"]
     assert sum(b["count"] for b in bins) == 8
-    assert any(b["high"] == 5 for b in bins)
     last = bins[-1]
     assert last["high"] is None and last["low"] <= 20  # counts above 4 x max_length share the last bin
     over = [b for b in bins if b["low"] > 5]
     assert sum(b["count"] * b["accuracy"] for b in over) == pytest.approx(1)  # only the 50-token text is right
+
+
+def test_no_length_bin_straddles_the_truncation_limit() -> None:
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(1, 100, 1000)
+    gold, probs = random_case(7, 1000, 2)
+    bins = evaluate_arrays(probs, gold, ["a", "b"], lengths=lengths, max_length=37)["by_length"]["bins"]
+    assert 6 <= len(bins) <= 10 and sum(b["count"] for b in bins) == 1000
+    assert all((b["high"] is not None and b["high"] <= 37) or b["low"] > 37 for b in bins)
+    assert any(b["high"] == 37 for b in bins)
 
 
 def test_paired_difference_interval() -> None:

@@ -51,6 +51,17 @@ def test_predict_and_check_in_a_base_only_venv(tmp_path: Path, tiny_bundle: Path
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
+    labelled = tmp_path / "test.csv"
+    labelled.write_text("text,label\na wonderful film,positive\na dreadful film,negative\nfine,positive\n")
+    evaluated = subprocess.run(
+        [str(cli), "evaluate", str(tiny_bundle), str(labelled), "--report", str(tmp_path / "report")],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert evaluated.stdout.startswith("3 examples: accuracy ")
+    assert "note: the report's pictures need matplotlib: pip install 'mobilebert-edge[report]'" in evaluated.stderr
+    assert (tmp_path / "report" / "report.html").is_file()
+
     untrained = subprocess.run(
         [str(cli), "train", "--data", "x.csv", "--out", "run"],
         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,

@@ -31,7 +31,7 @@ STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
 .sub{color:#666;margin-top:0}.cards{display:flex;gap:1em;flex-wrap:wrap;margin:1em 0}
-.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}
+.card{border:1px solid #ddd;border-radius:6px;padding:.5em .9em;min-width:7.5em}
 .card b{display:block;font-size:1.5em}.card span{color:#666;font-size:.85em}
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right;vertical-align:top}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}td.text,th.text{text-align:left}td.text div{max-height:9em;overflow:auto;max-width:60em}
@@ -143,8 +143,8 @@ def _comparison(comparison: dict[str, Any]) -> str:
                 f"points ({diff['method']}). Only {a} right: {only[a]:,}; only {b} right: {only[b]:,}.")
     rows = [[str(d["row"]), d["label"], d[a], d[b], f"{d['probability_difference']:.3f}", _text_cell(d["text"])]
             for d in comparison["disagreement_examples"]]
-    shown = (f"The {len(rows)} of {comparison['disagreements']:,} disagreements with the largest probability difference:"
-             if rows else "The two models agree on every text.")
+    shown = (f"Texts on which they disagree ({len(rows)} shown of {comparison['disagreements']:,}), the largest "
+             "probability difference first:" if rows else "The two models agree on every text.")
     return (f"<h2>{_e(a)} against {_e(b)}</h2><div class=cards>{cards}</div><p>{_e(interval)}</p><p>{_e(shown)}</p>"
             + (_rows(["row", "true", a, b, "max |p diff|", "text"], rows, text_column=5) if rows else ""))
 
