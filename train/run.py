@@ -134,7 +134,7 @@ def train_run(
     report = write_validation_report(
         out / REPORT_FOLDER, model, tokenizer, val_set.texts, val_set.labels, labels, max_length=config.max_length,
         rule=config.truncation, head_tokens=config.head_tokens, batch_size=max(16, config.batch_size),
-        precision=precision, title=f"Validation of {out.name} ({Path(config.model).name}, epoch {saved_epoch})",
+        precision=precision, title=f"Validation split of {out} (epoch {saved_epoch})",
     )
     written = save_checkpoint(out, model=model, tokenizer=tokenizer, manifest=manifest, validation=validation,
                               history=state.history, curve_title=f"{Path(config.model).name}, {config.preset} preset")

@@ -68,7 +68,8 @@ def reliability_png(result: dict[str, Any]) -> bytes:
         lows = [b["low"] for b in bins]
         ax.bar(lows, [b["accuracy"] for b in bins], width=width, align="edge", color=ACCENT, alpha=0.85,
                edgecolor="white", label="accuracy in the bin")
-        ax.bar(lows, [b["confidence"] - b["accuracy"] for b in bins], bottom=[b["accuracy"] for b in bins],
+        ax.bar(lows, [abs(b["confidence"] - b["accuracy"]) for b in bins],
+               bottom=[min(b["confidence"], b["accuracy"]) for b in bins],
                width=width, align="edge", color=WRONG, alpha=0.35, edgecolor=WRONG, hatch="//",
                label="gap to mean confidence")
         ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
