@@ -153,6 +153,14 @@ def test_no_length_bin_straddles_the_truncation_limit() -> None:
     assert any(b["high"] == 37 for b in bins)
 
 
+def test_a_sliver_of_a_length_bin_at_the_limit_joins_its_neighbour() -> None:
+    lengths = np.arange(1000) % 100 + 1  # 10 texts of each length 1..100: quantile edges near 13, 25, 38, 50, ...
+    gold, probs = random_case(8, 1000, 2)
+    bins = evaluate_arrays(probs, gold, ["a", "b"], lengths=lengths, max_length=51)["by_length"]["bins"]
+    assert any(b["high"] == 51 for b in bins) and sum(b["count"] for b in bins) == 1000
+    assert min(b["count"] for b in bins) >= 1000 / 8 / 4  # no bin of the 10 texts of length 51 alone
+
+
 def test_paired_difference_interval() -> None:
     rng = np.random.default_rng(6)
     gold = rng.integers(0, 2, 400)

@@ -143,20 +143,29 @@ class Tally:
         }
 
     def _by_length(self) -> dict[str, Any]:
-        """Accuracy in about ``LENGTH_BINS`` bins of equal count, with a bin edge at the truncation limit."""
-        total, right, cap = self.length_total, self.length_right, self.length_cap
+        """Accuracy in about ``LENGTH_BINS`` bins of equal count, with a bin edge at the truncation limit.
+
+        A bin with less than a quarter of its share is merged into its neighbour on the same side of the limit.
+        """
+        total, right, cap, limit = self.length_total, self.length_right, self.length_cap, int(self.max_length or 0)
         cumulative = np.cumsum(total)
         n = int(cumulative[-1])
-        uppers = {int(np.searchsorted(cumulative, n * j / LENGTH_BINS)) for j in range(1, LENGTH_BINS)}
-        uppers |= {int(self.max_length), cap}  # a bin ends at the limit: longer texts were truncated
-        bins, low = [], 0
+        uppers = {int(np.searchsorted(cumulative, n * j / LENGTH_BINS)) for j in range(1, LENGTH_BINS)} | {limit, cap}
+        small = n / LENGTH_BINS / 4
+        bins: list[dict[str, Any]] = []
+        low = 0
         for high in sorted(u for u in uppers if 0 <= u <= cap):
-            count = int(total[low:high + 1].sum())
+            count, hits = int(total[low:high + 1].sum()), int(right[low:high + 1].sum())
             if count:
-                bins.append({"low": low, "high": high if high < cap else None, "count": count,
-                             "accuracy": float(right[low:high + 1].sum() / count)})
+                last = bins[-1] if bins else None
+                if last and (last["low"] > limit) == (low > limit) and min(last["count"], count) < small:
+                    last.update(high=high, count=last["count"] + count, right=last["right"] + hits)
+                else:
+                    bins.append({"low": low, "high": high, "count": count, "right": hits})
             low = high + 1
-        return {"max_length": self.max_length, "truncated": int(total[self.max_length + 1:].sum()), "bins": bins}
+        return {"max_length": limit, "truncated": int(total[limit + 1:].sum()), "bins": [
+            {"low": b["low"], "high": b["high"] if b["high"] < cap else None, "count": b["count"],
+             "accuracy": b["right"] / b["count"]} for b in bins]}
 
 
 class PairTally:
