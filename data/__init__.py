@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from mobilebert_edge.data.dataset import LabelledTexts, load_labelled, stratified_split
 from mobilebert_edge.data.errors import DataError
-from mobilebert_edge.data.labels import infer_label_names, label_names_from_json, label_names_to_json, normalize_label
+from edge_runtime.labels import infer_label_names, label_names_from_json, label_names_to_json, normalize_label
 
 __all__ = [
     "DataError",

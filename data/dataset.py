@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mobilebert_edge.data.columns import choose_columns
+from edge_runtime.columns import choose_columns
 from mobilebert_edge.data.errors import DataError
-from mobilebert_edge.data.labels import LabelEncoder, check_label_names, infer_label_names, is_missing, normalize_label
+from edge_runtime.labels import LabelEncoder, check_label_names, infer_label_names, is_missing, normalize_label
 from mobilebert_edge.data.split import stratified_indices
 
 Log = Callable[[str], object]
@@ -138,7 +138,7 @@ def load_labelled(
     """Read a data file (CSV/TSV/JSONL/Parquet, gzip'd or not, or an IMDb folder/tarball).
 
     ``label_names`` reuses a known mapping (e.g. for a validation file); otherwise it is inferred
-    (see ``data.labels``). Rows with a missing or blank text, a missing label or a label outside
+    (see ``edge_runtime.labels``). Rows with a missing or blank text, a missing label or a label outside
     ``label_names`` raise ``DataError`` listing file and row numbers, or with ``skip_bad_rows``
     are skipped and counted through ``log``.
     """

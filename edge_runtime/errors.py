@@ -37,5 +37,9 @@ class InputError(EdgeError):
     """Bad input data, path or argument."""
 
 
+class DataError(InputError):
+    """A data file that cannot be used: unreadable, empty, missing a column, or with bad rows."""
+
+
 class BundleError(EdgeError):
     """A deployable bundle that is missing, partial, tampered or of an unknown format."""

@@ -90,6 +90,12 @@ class TextEncoder:
         """
         return [self.prefix + ids + self.suffix for ids in self._content_ids(texts, offset)]
 
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text before truncation, special tokens included (above ``max_length``: truncated)."""
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        specials = len(self.prefix) + len(self.suffix)
+        return [len(e.ids) + specials for e in encodings]
+
     def encode(self, texts: Sequence[str]) -> Batch:
         """A padded batch for ``texts`` (int64 arrays of shape (len(texts), longest))."""
         return self.pad(self.encode_ids(texts))

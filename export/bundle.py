@@ -26,6 +26,9 @@ from mobilebert_edge.export.errors import ExportError
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+# The evaluation report (report.html and its pictures): not listed in the manifest, so not hashed and
+# not needed on a device; the runtime ignores it.
+REPORT_FOLDER = "report"
 
 
 def versions() -> dict[str, str]:

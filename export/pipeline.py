@@ -11,8 +11,9 @@ from typing import Any
 
 from edge_runtime.bundle import write_manifest
 from edge_runtime.errors import InputError
+from edge_runtime.evaluation.report import write_report
 from mobilebert_edge.export import evaluate, golden as golden_mod, validate as validate_mod
-from mobilebert_edge.export.bundle import MODEL_FILE, TOKENIZER_FILE, staging, versions
+from mobilebert_edge.export.bundle import MODEL_FILE, REPORT_FOLDER, TOKENIZER_FILE, staging, versions
 from mobilebert_edge.export.checkpoint import load_model, load_tokenizer, read_checkpoint
 from mobilebert_edge.export.encode import Encoder
 from mobilebert_edge.export.errors import ExportValidationError, QualityGateError
@@ -34,6 +35,18 @@ def _save_tokenizer(tokenizer, path: Path) -> None:
     if tokenizer.pad_token_id is not None:
         backend.enable_padding(pad_id=tokenizer.pad_token_id, pad_token=tokenizer.pad_token)
     backend.save(str(path))
+
+
+def _evaluation(logits: Any, truth: Any, ckpt: Any, tokenizer: Any, texts: list[str], *,
+                reference: Any = None) -> dict[str, Any]:
+    """The report's numbers for the bundle's logits on the evaluation texts (int8 against fp32 ``reference``)."""
+    from edge_runtime.evaluation.run import evaluate_arrays
+    from mobilebert_edge.train.evaluate import token_counts
+
+    return evaluate_arrays(
+        evaluate.softmax(logits), truth, ckpt.labels, lengths=token_counts(tokenizer, texts), max_length=ckpt.max_length,
+        texts=texts, reference=None if reference is None else evaluate.softmax(reference), names=("int8", "fp32"),
+    )
 
 
 def export_bundle(
@@ -119,6 +132,7 @@ def export_bundle(
         fp32_session = evaluate.session(fp32)
 
         final, final_session = fp32, fp32_session
+        evaluation: dict[str, Any] | None = None
         if precision == "int8":
             int8 = work / "int8.onnx"
             kept = f", float: {', '.join(keep_fp32)}" if keep_fp32 else ""
@@ -139,6 +153,8 @@ def export_bundle(
                 quant["note"] = "no labelled evaluation data: quantization accuracy was not measured"
                 log(f"{quant['note']}; label agreement on {len(texts)} check texts {quant['label_agreement']:.1f}%")
             report["quantization"] = quant
+            if eval_texts:
+                evaluation = _evaluation(got, truth, ckpt, hf_tokenizer, eval_texts, reference=ref)
             if eval_texts and quant["accuracy_drop_points"] > max_accuracy_drop:
                 raise QualityGateError(
                     f"int8 quantization lost {quant['accuracy_drop_points']:.2f} accuracy points on {len(texts)} "
@@ -155,6 +171,7 @@ def export_bundle(
                 quant["fp32_accuracy"] = round(accuracy, 3)
                 quant["texts"] = len(eval_texts)
                 log(f"fp32 accuracy on {len(eval_texts)} texts: {accuracy:.2f}%")
+                evaluation = _evaluation(probs, truth, ckpt, hf_tokenizer, eval_texts)
             report["quantization"] = quant
 
         gold = golden_mod.golden(final_session, encoder, list(golden_texts) if golden_texts else golden_mod.pick_texts(eval_texts))
@@ -176,6 +193,15 @@ def export_bundle(
                 "report": report,
                 "golden": {"atol": gold["atol"], "batch_size": gold["batch_size"], "examples": gold["examples"]},
             })
+            if evaluation is not None:
+                evaluation["bundle"] = {"path": str(out), "precision": precision, "max_length": ckpt.max_length,
+                                        "truncation": ckpt.rule}
+                evaluation["data"] = {"path": str(eval_path)}
+                title = (f"int8 against fp32: {out.name} on {len(eval_texts)} evaluation texts" if precision == "int8"
+                         else f"{out.name} on {len(eval_texts)} evaluation texts")
+                written = write_report(folder / REPORT_FOLDER, evaluation, title=title)
+                log(f"evaluation report: {out / REPORT_FOLDER / written.html.name}"
+                    + (f" ({written.note})" if written.note else ""))
     mib = 2**20
     log(f"bundle {out}: {precision}, model {report['sizes']['model_bytes'] / mib:.1f} MiB "
         f"(fp32 {report['sizes']['fp32_bytes'] / mib:.1f} MiB), {len(gold['examples'])} golden texts "

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "mobilebert_edge.export.cli",
     "edge_runtime.cli",
     "edge_runtime.scoring.cli",
+    "edge_runtime.evaluation.cli",
     "mobilebert_edge.data.cli",
 )
 

@@ -19,7 +19,7 @@ from mobilebert_edge.data import (
     normalize_label,
     stratified_split,
 )
-from mobilebert_edge.data.columns import choose_columns
+from edge_runtime.columns import choose_columns
 
 
 class Log(list):

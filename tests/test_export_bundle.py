@@ -13,6 +13,7 @@ import onnxruntime as ort
 import pytest
 from transformers import AutoTokenizer, BertTokenizer
 
+from edge_runtime.bundle import verify_bundle
 from edge_runtime.errors import EdgeError
 from mobilebert_edge.export import export_bundle
 from mobilebert_edge.export.checkpoint import read_checkpoint
@@ -111,6 +112,12 @@ def test_our_checkpoint_carries_rule_labels_and_validation(tmp_path: Path, tiny_
     assert any("evaluation texts: 12 from" in line for line in lines)
     golden_texts = {e["text"] for e in manifest["golden"]["examples"]}
     assert golden_texts <= {r["text"] for r in rows}
+    # the int8-vs-fp32 report sits in the bundle folder, unhashed: the runtime still verifies the bundle
+    evaluation = json.loads((tmp_path / "b" / "report" / "report.json").read_text())
+    assert evaluation["examples"] == 12 and evaluation["comparison"]["models"] == ["int8", "fp32"]
+    assert evaluation["comparison"]["accuracy"]["int8"] == pytest.approx(report["quantization"]["int8_accuracy"] / 100, abs=1e-5)
+    assert (tmp_path / "b" / "report" / "report.html").is_file() and "report" not in manifest["files"]
+    verify_bundle(tmp_path / "b")
 
 
 def test_tutorial_style_folder_with_slow_tokenizer(tmp_path: Path, tiny_mobilebert_dir: Path, uncased_vocab: Path):

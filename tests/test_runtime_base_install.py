@@ -107,6 +107,15 @@ def test_predict_check_and_score_in_a_base_only_venv(tmp_path: Path, tiny_bundle
     assert scored.stdout.splitlines()[-1] == "LOADED []"
     assert "scored 3 rows (1 errors)" in scored.stderr
 
+    labelled = tmp_path / "test.csv"
+    labelled.write_text("text,label\na wonderful film,positive\na dreadful film,negative\nfine,positive\n")
+    evaluated = run("evaluate", str(tiny_bundle), str(labelled), "--report", str(tmp_path / "report"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert evaluated.stdout.splitlines()[-1] == "LOADED []"
+    assert evaluated.stdout.startswith("3 examples: accuracy ")
+    assert "note: the report's pictures need matplotlib: pip install 'mobilebert-edge[report]'" in evaluated.stderr
+    assert (tmp_path / "report" / "report.html").is_file()
+
     cli = base_venv / "bin" / "mobilebert-edge"
     untrained = subprocess.run(
         [str(cli), "train", "--data", "x.csv", "--out", "run"],

@@ -199,6 +199,11 @@ def test_label_names_name_integer_labels(tmp_path: Path, model_dir: Path, capsys
     assert config["id2label"] == {"0": "negative", "1": "positive"}
     validation = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines()]
     assert {row["label"] for row in validation} == {"negative", "positive"}
+    # the validation report of the saved model, with the checkpoint's label names
+    evaluation = json.loads((out / "report" / "report.json").read_text())
+    assert evaluation["examples"] == len(validation) and evaluation["labels"] == ["negative", "positive"]
+    assert (out / "report" / "report.html").is_file() and (out / "report" / "reliability.png").is_file()
+    assert "validation report: " + str(out / "report" / "report.html") in capsys.readouterr().out
 
 
 def test_label_names_usage_error(tmp_path: Path, good_csv: Path, capsys):

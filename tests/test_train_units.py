@@ -10,7 +10,7 @@ import pytest
 from mobilebert_edge.train.batches import batch_order, eval_order
 from mobilebert_edge.train.config import TrainConfig, resolve_config
 from mobilebert_edge.train.errors import ConfigError
-from mobilebert_edge.train.metrics import accuracy, macro_f1
+from edge_runtime.evaluation.metrics import accuracy, macro_f1
 from mobilebert_edge.train.presets import PRESETS
 from mobilebert_edge.train.schedule import learning_rate, warmup_steps
 

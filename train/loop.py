@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from edge_runtime.evaluation.metrics import accuracy, macro_f1
 from mobilebert_edge.train.batches import batch_order, collate, eval_order
 from mobilebert_edge.train.config import TrainConfig
 from mobilebert_edge.train.encode import Encoded
-from mobilebert_edge.train.metrics import accuracy, macro_f1
 from mobilebert_edge.train.precision import autocast
 from mobilebert_edge.train.schedule import learning_rate, warmup_steps
 

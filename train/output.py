@@ -20,6 +20,7 @@ MANIFEST = "mobilebert_edge.json"
 VALIDATION_FILE = "validation.jsonl"
 METRICS_FILE = "metrics.json"
 CURVE_FILE = "training_curve.png"
+REPORT_FOLDER = "report"
 RUN_MARKERS = (MANIFEST, ".resume", METRICS_FILE)
 
 

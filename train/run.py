@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from edge_runtime.atomic import make_parent
 from mobilebert_edge.train.config import TrainConfig
-from mobilebert_edge.train.output import MANIFEST, VALIDATION_FILE, prepare_output, save_checkpoint
+from mobilebert_edge.train.output import MANIFEST, REPORT_FOLDER, VALIDATION_FILE, prepare_output, save_checkpoint
 
 
 def _stderr(message: str) -> None:
@@ -81,6 +81,7 @@ def train_run(
     import torch
 
     from mobilebert_edge.train.encode import encode_texts
+    from mobilebert_edge.train.evaluate import write_validation_report
     from mobilebert_edge.train.loop import fit, seed_everything
     from mobilebert_edge.train.model import load_model
     from mobilebert_edge.train.precision import resolve_precision
@@ -131,8 +132,15 @@ def train_run(
         "versions": _versions(),
     }
     validation = [{"text": text, "label": labels[label]} for text, label in zip(val_set.texts, val_set.labels)]
+    log(f"writing the validation report ({len(val_set.texts)} texts)")
+    report = write_validation_report(
+        out / REPORT_FOLDER, model, tokenizer, val_set.texts, val_set.labels, labels, max_length=config.max_length,
+        rule=config.truncation, head_tokens=config.head_tokens, batch_size=max(16, config.batch_size),
+        precision=precision, title=f"Validation split of {out} (epoch {saved_epoch})",
+    )
     written = save_checkpoint(out, model=model, tokenizer=tokenizer, manifest=manifest, validation=validation,
                               history=state.history, curve_title=f"{Path(config.model).name}, {config.preset} preset")
+    written["report"] = report
     checkpoints.clear()
     seconds = time.perf_counter() - started
     return RunResult(out, state.best_epoch, saved_epoch, saved_metrics, state.history, seconds, precision,
@@ -148,6 +156,7 @@ def summary(result: RunResult) -> str:
         f"checkpoint folder: {result.out}",
         f"  manifest {written['manifest'].name}, metrics {written['metrics'].name}, curve {written['curve'].name}, "
         f"validation split {written['validation'].name}",
+        f"validation report: {written['report']}",
     ])
 
 

@@ -1,10 +1,13 @@
-"""Choose the text and label columns: given explicitly, or inferred from common names."""
+"""Choose the text and label columns of a labelled table: given explicitly, or inferred from common names.
+
+The one rule for training (``mobilebert_edge.data``) and evaluation (``edge_runtime.evaluation``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from mobilebert_edge.data.errors import DataError
+from edge_runtime.errors import DataError
 
 # Common names, most specific first; matched case-insensitively.
 TEXT_NAMES = ("text", "review", "sentence", "content", "document", "comment", "body", "tweet")

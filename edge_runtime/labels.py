@@ -1,4 +1,4 @@
-"""Label values -> class ids and names.
+"""Label values -> class ids and names: the one set of rules for training, export and evaluation.
 
 - Integers (also written ``1.0``, or JSON numbers) are sorted numerically and named ``"0"``, ``"1"``...
 - Strings: exactly negative/positive (or neg/pos, any case) become negative=0, positive=1;
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from mobilebert_edge.data.errors import DataError
+from edge_runtime.errors import DataError
 
 _BINARY_ORDERS = ({"negative": 0, "positive": 1}, {"neg": 0, "pos": 1})
 

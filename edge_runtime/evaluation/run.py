@@ -1,0 +1,117 @@
+"""``evaluate_file``: a bundle (and optionally a second one) on a labelled table file, streamed.
+
+The file is read ``chunk_rows`` rows at a time; each chunk is classified, its token lengths taken
+(before truncation), and only counts and the few examples the report shows are kept, so memory does
+not grow with the file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_runtime.errors import InputError
+from edge_runtime.evaluation.labelled import LabelledTable
+from edge_runtime.evaluation.tally import PairTally, Tally
+from edge_runtime.scoring.base import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_ROWS, check_positive
+from edge_runtime.scoring.progress import ProgressLine
+
+
+def _describe(classifier: Any) -> dict[str, Any]:
+    model = classifier.manifest.get("model") or {}
+    return {"path": str(classifier.path), "precision": model.get("precision"),
+            "architecture": model.get("architecture"), "max_length": classifier.max_length,
+            "truncation": classifier.encoder.rule}
+
+
+def _column_order(labels: Sequence[str], other: Any) -> list[int]:
+    """Columns of ``other``'s probabilities in ``labels`` order; the label sets must be equal."""
+    if sorted(other.labels) != sorted(labels):
+        raise InputError(
+            f"--against {other.path}: the bundles have different labels",
+            expected=", ".join(labels), found=", ".join(other.labels),
+            hint="compare bundles trained on the same labels",
+        )
+    return [other.labels.index(name) for name in labels]
+
+
+def model_names(first: Any, second: Any) -> tuple[str, str]:
+    """Short distinct names for two bundles: their precisions, else their folder names, else A/B."""
+    for a, b in (((first.manifest.get("model") or {}).get("precision"), (second.manifest.get("model") or {}).get("precision")),
+                 (Path(first.path).name, Path(second.path).name)):
+        if a and b and a != b:
+            return str(a), str(b)
+    return "A", "B"
+
+
+def evaluate_file(
+    bundle: str | Path, data: str | Path, *, against: str | Path | None = None, text_column: str | None = None,
+    label_column: str | None = None, label_names: Sequence[str] | None = None, input_format: str = "auto",
+    encoding: str | None = None, skip_bad_rows: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS, threads: int | None = None, progress: bool = False,
+    log: Callable[[str], object] = print,
+) -> dict[str, Any]:
+    """Evaluate ``bundle`` on the labelled file ``data``; the result dict of ``Tally.result`` plus context."""
+    from edge_runtime.classifier import Classifier
+
+    check_positive(batch_size=batch_size, chunk_rows=chunk_rows, threads=threads)
+    started = time.perf_counter()
+    classifier = Classifier.load(bundle, threads=threads)
+    other = Classifier.load(against, threads=threads) if against is not None else None
+    order = _column_order(classifier.labels, other) if other is not None else None
+    table = LabelledTable(data, classifier.labels, text_column=text_column, label_column=label_column,
+                          label_names=label_names, input_format=input_format, encoding=encoding,
+                          chunk_rows=chunk_rows, skip_bad_rows=skip_bad_rows, log=log)
+    tally = Tally(classifier.labels, classifier.max_length)
+    names = model_names(classifier, other) if other is not None else ("A", "B")
+    pair = PairTally(classifier.labels, names) if other is not None else None
+    bar = ProgressLine(enabled=progress)
+    try:
+        for chunk in table:
+            probs = classifier.predict_proba(chunk.texts, batch_size=batch_size)
+            lengths = classifier.encoder.token_counts(chunk.texts)
+            tally.add(probs, chunk.gold, lengths=lengths, texts=chunk.texts, rows=chunk.rows)
+            if other is not None and pair is not None:
+                probs_b = other.predict_proba(chunk.texts, batch_size=batch_size)[:, order]
+                pair.add(probs, probs_b, chunk.gold, texts=chunk.texts, rows=chunk.rows)
+            bar.update(tally.count, tally.count, table.fraction_done(chunk.rows[-1]))
+    finally:
+        bar.close()
+    if not tally.count:
+        raise InputError(f"{data}: no usable rows to evaluate", hint="check the file and --text-column/--label-column")
+    result = tally.result()
+    result.update({
+        "bundle": _describe(classifier),
+        "data": {"path": str(data), "text_column": table.text_column, "label_column": table.label_column,
+                 "skipped_rows": dict(table.skipped)},
+        "seconds": round(time.perf_counter() - started, 2),
+    })
+    if other is not None and pair is not None:
+        result["against"] = _describe(other)
+        result["comparison"] = pair.result()
+    return result
+
+
+def evaluate_arrays(
+    probabilities: np.ndarray, gold: Sequence[int], labels: Sequence[str], *, lengths: Sequence[int] | None = None,
+    max_length: int | None = None, texts: Sequence[str] | None = None, reference: np.ndarray | None = None,
+    names: tuple[str, str] = ("A", "B"),
+) -> dict[str, Any]:
+    """The same result from arrays in memory (training's validation split, export's evaluation texts).
+
+    ``reference`` (probabilities of a second model, same columns) adds the comparison of ``names[0]``
+    (these probabilities) against ``names[1]`` (the reference).
+    """
+    tally = Tally(labels, max_length)
+    rows = list(range(1, len(gold) + 1))
+    tally.add(probabilities, gold, lengths=lengths, texts=texts, rows=rows)
+    result = tally.result()
+    if reference is not None:
+        pair = PairTally(labels, names)
+        pair.add(probabilities, reference, gold, texts=texts, rows=rows)
+        result["comparison"] = pair.result()
+    return result
