@@ -37,6 +37,7 @@ COMMAND_OWNERS = {
     "predict": "edge_runtime.cli",
     "check": "edge_runtime.cli",
     "score": "edge_runtime.scoring.cli",
+    "evaluate": "edge_runtime.evaluation.cli",
     "imdb": "mobilebert_edge.data.cli",
 }
 
