@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.scoring.base import DEFAULT_BATCH_SIZE, load_classifier
+from edge_runtime.scoring.base import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, load_classifier
 
 
 def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -24,7 +24,7 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 def score_texts(
     classifier_or_bundle: Any, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
-    chunk_size: int | None = None, threads: int | None = None,
+    chunk_size: int | None = None, threads: int | None = None, batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
 ) -> Iterator[Any]:
     """Predictions for ``texts`` in input order, lazily: ``chunk_size`` texts are read and scored at a time.
 
@@ -39,7 +39,7 @@ def score_texts(
         classifier = classifier_or_bundle
     labels = list(classifier.labels)
     for block in _batched(texts, chunk_size or batch_size * 16):
-        for row in np.asarray(classifier.predict_proba(block, batch_size=batch_size), dtype=np.float64):
+        for row in np.asarray(classifier.predict_proba(block, batch_size=batch_size, batch_tokens=batch_tokens), dtype=np.float64):
             best = int(row.argmax())
             yield Prediction(labels[best], float(row[best]), dict(zip(labels, map(float, row))))
 
