@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "mobilebert_edge.export.cli",
     "edge_runtime.cli",
     "edge_runtime.scoring.cli",
+    "edge_runtime.profile.cli",
     "mobilebert_edge.data.cli",
 )
 
