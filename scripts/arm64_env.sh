@@ -129,7 +129,7 @@ step_sysroot() {
 step_wheels() {
     local stamp="$SITE/.specs"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$PIP_SPECS $WHEEL_PLATFORMS" ]; then
-        say "wheels: $SITE ($(ls "$SITE" | grep -i '\.dist-info$' | tr '\n' ' ')), skipped"
+        say "wheels: $SITE ($PIP_SPECS), skipped"
         return
     fi
     rm -rf "$SITE.tmp"
@@ -146,7 +146,7 @@ step_project() {
     # Always refreshed: the project is the code under test, and building it takes seconds.
     local wheels="$CACHE/project-wheel"
     rm -rf "$wheels" "$PROJECT.tmp"
-    python3 -m pip wheel --quiet --no-deps --no-build-isolation -w "$wheels" "$REPO" >/dev/null \
+    python3 -m pip wheel --quiet --no-deps -w "$wheels" "$REPO" >/dev/null \
         || fail "cannot build a wheel of $REPO"
     python3 -m pip install --quiet --no-deps --target "$PROJECT.tmp" "$wheels"/*.whl \
         || fail "cannot install the project wheel into $PROJECT"
