@@ -18,6 +18,8 @@ FAST = ["--repeat", "4", "--cold-runs", "1", "--scoring-texts", "12", "--threads
 
 def test_peak_rss_is_the_measured_process_own(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(TESTS))
+    ballast = bytearray(400 * 2**20)  # this (measuring) process is large: children must not inherit its peak
+    ballast[::4096] = b"x" * len(ballast[::4096])
     big, big_peak = run_child("hold", {"mib": 300}, tmp_path, module="profile_fake_child")
     small, small_peak = run_child("idle", {"mib": 0}, tmp_path, module="profile_fake_child")
     assert (small["mode"], big["held"]) == ("idle", 300 * 2**20)

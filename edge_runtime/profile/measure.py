@@ -1,11 +1,12 @@
 """Run each profile measurement in a fresh process and collect what it reports.
 
-Peak RSS: each measured process is reaped with ``os.wait4``, whose rusage is that process's own
-(``RUSAGE_CHILDREN`` would be the maximum over every child reaped so far). On Linux a process's
-``ru_maxrss`` starts from the high-water mark of the process that launched it (it survives fork and
-exec), so a child can never report less than its parent's RSS at launch: this parent therefore never
-imports onnxruntime, numpy or tokenizers and stays at a few tens of MiB, well under what it measures.
-Standard library only.
+Peak RSS: on Linux a process's ``ru_maxrss`` starts from the high-water mark of the process that
+forked it (the copied memory map carries it across fork and exec), so a child never reports less than
+its parent's peak; and ``RUSAGE_CHILDREN`` is the maximum over every child reaped so far. Each
+measured process is therefore started by a tiny launcher (``python -S``, a few MiB, see ``LAUNCH``)
+that forks it, reaps it with ``os.wait4`` and writes that rusage's peak to a file: the number is the
+measured process's own, however large the caller is (a notebook with torch loaded, a benchmark).
+This module imports only the standard library.
 """
 
 from __future__ import annotations
@@ -27,6 +28,20 @@ from edge_runtime.errors import EdgeError
 
 MIB = 2**20
 CHILD = "edge_runtime.profile.child"
+# argv: PEAK_FILE COMMAND...; runs COMMAND as its only child and writes that child's ru_maxrss.
+LAUNCH = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    try:\n"
+    "        os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "    except OSError as error:\n"
+    "        sys.stderr.write(f'error: cannot start {sys.argv[2]} ({error})\\n')\n"
+    "        os._exit(127)\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
 
 
 class ProfileError(EdgeError):
@@ -58,25 +73,25 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
 def run_child(
     mode: str, spec: dict[str, Any], work: Path, launcher: Sequence[str] = (), module: str = CHILD
 ) -> tuple[dict, float | None]:
-    """Run ``python -m module mode spec.json``; its JSON result and its peak RSS in MiB (None where unknown)."""
-    spec_file, out_file, err_file = (work / f"{mode}.{suffix}" for suffix in ("json", "out", "err"))
+    """Run ``python -m module mode spec.json`` (behind ``launcher``, e.g. an emulator): its JSON result
+    and its own peak RSS in MiB (None where the platform has no ``os.wait4``)."""
+    spec_file, out_file, err_file, peak_file = (work / f"{mode}.{suffix}" for suffix in ("json", "out", "err", "peak"))
     spec_file.write_text(json.dumps(spec), encoding="utf-8")
+    peak_file.unlink(missing_ok=True)
     command = [*launcher, sys.executable, "-m", module, mode, str(spec_file)]
+    if hasattr(os, "wait4") and hasattr(os, "fork"):
+        command = [*launcher, sys.executable, "-S", "-c", LAUNCH, str(peak_file), *command]
     with open(out_file, "wb") as out, open(err_file, "wb") as err:
         try:
-            proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         except OSError as error:
             raise ProfileError(
                 f"cannot start the measured process {command[0]} ({error})",
                 hint="under an emulator without binfmt_misc, pass its command line with --launcher",
             ) from error
-        if hasattr(os, "wait4"):
-            _, status, usage = os.wait4(proc.pid, 0)  # reaped here: this rusage is the child's alone
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024) / MIB
-        else:  # pragma: no cover - Windows
-            proc.wait()
-            peak = None
+    peak = None
+    if peak_file.exists():
+        peak = int(peak_file.read_text()) * (1 if sys.platform == "darwin" else 1024) / MIB
     if proc.returncode != 0:
         lines = err_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
         message = lines[-1].removeprefix("error: ") if lines else f"exit code {proc.returncode}"
