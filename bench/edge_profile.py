@@ -83,8 +83,11 @@ def prepare(work: Path, log: Path) -> dict[str, Path]:
     if not (random_dir / "config.json").exists():
         sh([sys.executable, "-c", "from pathlib import Path; from bench.edge_profile import make_random_mobilebert; "
             f"make_random_mobilebert(Path({str(random_dir)!r}), Path({minilm!r}) / 'vocab.txt')"], log)
-    if not (bundles["MobileBERT int8 (random)"] / "manifest.json").exists():
-        sh(cli("export", random_dir, "--out", bundles["MobileBERT int8 (random)"], "--max-length", "256", "--overwrite"), log)
+    mobilebert = bundles["MobileBERT int8 (random)"]
+    if not (mobilebert / "manifest.json").exists():
+        if sh(cli("export", random_dir, "--out", mobilebert, "--max-length", "256", "--overwrite"), log, check=False) is None:
+            print(f"the MobileBERT export failed (see {log}); measuring the MiniLM bundles only", flush=True)
+            del bundles["MobileBERT int8 (random)"]
     reviews = work / f"heldout{N_REVIEWS}.txt"
     if not reviews.exists():
         sh([sys.executable, "-c", "from bench.heldout import heldout; "
@@ -185,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: dict = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "models": {}, "sweep": [],
                      "defaults": {"batch_size": DEFAULT_BATCH_SIZE, "batch_tokens": DEFAULT_BATCH_TOKENS}}
-    for name in ("MiniLM int8", "MiniLM fp32", "MobileBERT int8 (random)"):
+    for name in [n for n in paths if n != "reviews"]:
         results["models"][name] = profile(paths[name], paths["reviews"], log, "--repeat", 200,
                                           "--scoring-texts", N_REVIEWS)
         print(name, json.dumps(results["models"][name]["scoring"]), flush=True)
