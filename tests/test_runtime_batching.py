@@ -65,8 +65,27 @@ def test_token_budget_does_not_change_results(clf):
     np.testing.assert_allclose(streamed, single, atol=1e-5)
 
 
-def test_bad_token_budget_is_one_clear_error(clf, tiny_bundle_fp32, capsys):
+def test_bad_token_budget_is_one_clear_error(clf, tiny_bundle_fp32, tmp_path, capsys):
     with pytest.raises(InputError, match=re.escape("batch_tokens must be a positive integer (expected >= 1, found 0)")):
         clf.predict_proba(["a"], batch_tokens=0)
     assert main(["predict", str(tiny_bundle_fp32), "x", "--batch-tokens", "0"]) == 2
     assert "--batch-tokens: expected a positive integer, found '0'" in capsys.readouterr().err
+    table = tmp_path / "in.csv"
+    table.write_text("text\ngood\n", encoding="utf-8")
+    assert main(["score", str(tiny_bundle_fp32), str(table), "--out", str(tmp_path / "out.csv"), "--batch-tokens", "0"]) == 1
+    assert "error: --batch-tokens must be at least 1 (expected >= 1, found 0)" in capsys.readouterr().err
+
+
+def test_score_at_a_token_budget_equals_predict(clf, tiny_bundle_fp32, tmp_path):
+    import csv
+
+    table = tmp_path / "in.csv"
+    with open(table, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["text"], *[[t] for t in TEXTS if t.strip()]])
+    out = tmp_path / "out.csv"
+    assert main(["score", str(tiny_bundle_fp32), str(table), "--out", str(out), "--batch-tokens", "40",
+                 "--no-progress"]) == 0
+    with open(out, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    expected = clf.predict_proba([r["text"] for r in rows], batch_size=1)
+    np.testing.assert_allclose([[float(r[f"prob_{label}"]) for label in clf.labels] for r in rows], expected, atol=1e-5)

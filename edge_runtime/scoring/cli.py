@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     summary = score_file(
         args.bundle, args.input, args.out,
         text_column=None if args.text_column == "auto" else args.text_column,
-        batch_size=args.batch_size, batch_tokens=args.batch_tokens, chunk_rows=args.chunk_rows, workers=args.workers, threads=args.threads,
+        batch_size=args.batch_size, batch_tokens=args.batch_tokens, chunk_rows=args.chunk_rows,
+        workers=args.workers, threads=args.threads,
         resume=args.resume, overwrite=args.overwrite, engine=args.engine, input_format=args.format,
         encoding=args.encoding, progress=not args.no_progress,
     )

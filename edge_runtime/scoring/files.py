@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.scoring.base import (
-    DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_CHUNK_ROWS, ScoreSummary, check_positive, texts_of, threads_per_worker,
+    DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_CHUNK_ROWS, ScoreSummary, check_positive, texts_of,
+    threads_per_worker,
 )
 from edge_runtime.scoring.journal import WorkFolder, manifest_sha256
 from edge_runtime.scoring.local import LocalPredictor, PoolPredictor
