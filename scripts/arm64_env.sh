@@ -18,6 +18,8 @@
 #
 # Needs Debian bookworm (or newer) and root for apt (adding the backports source and the arm64
 # architecture, installing qemu-user-static); without root, a step that needs it stops with a message.
+# A shell script rather than Python: every step is a system tool (apt-get, dpkg, pip) that runs once on
+# a CI runner, before and outside the project's own Python environment.
 set -euo pipefail
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
 
@@ -108,8 +110,8 @@ step_sysroot() {
     if ! dpkg --print-foreign-architectures | grep -qx arm64; then
         say "adding the arm64 architecture to dpkg (for apt-get download)"
         as_root dpkg --add-architecture arm64
-        as_root apt-get update -qq || fail "apt-get update failed after adding arm64"
     fi
+    as_root apt-get update -qq || fail "apt-get update failed (no network to deb.debian.org?)"
     local debs="$CACHE/debs"
     mkdir -p "$debs"
     local packages=("${DEBS[@]/%/:arm64}")
