@@ -29,10 +29,11 @@ CACHE = Path(os.environ.get("MBE_ARM64_CACHE") or Path.home() / ".cache" / "mobi
 TRAIN_ROWS = 320
 COMPARED = slice(900, 916)  # 16 tutorial reviews the model never saw
 # Largest |probability difference| allowed between the emulated Cortex-A72 and x86, per precision.
-# fp32: the same graph through different GEMM kernels (NEON vs AVX), float rounding only.
-# int8: onnxruntime's x86 int8 GEMM multiplies u8 x s8 with 16-bit intermediate sums that can
-# saturate, the ARM kernel does not, so quantized logits differ slightly (measured below ~0.01).
-BOUND = {"fp32": 1e-4, "int8": 0.03}
+# fp32: the same graph through different kernels (NEON vs AVX-512), float rounding only.
+# int8: the float approximations (exp, erf) differ by architecture and a tiny difference can move an
+# activation across a quantization step; measured up to 5.4e-3 on a fine-tuned MiniLM's golden texts
+# (0.012 on 40 reviews): the bound is the golden tolerance export records for int8 bundles.
+BOUND = {"fp32": 1e-4, "int8": 0.02}
 
 
 def _environment() -> dict[str, str] | None:
