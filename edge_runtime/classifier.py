@@ -1,7 +1,8 @@
 """The front class of the runtime: load a bundle, classify texts.
 
 Only onnxruntime, tokenizers and numpy. Texts are tokenized, sorted by length and run in batches
-padded to their longest item; results come back in input order.
+padded to their longest item, capped in rows and in padded tokens (``edge_runtime.batching``);
+results come back in input order.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from edge_runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, ENCODE_BLOCK, check_limit, plan_batches
 from edge_runtime.bundle import read_manifest, verify_bundle
 from edge_runtime.errors import BundleError, InputError
 from edge_runtime.text import Batch, TextEncoder, is_blank
@@ -51,12 +53,6 @@ def _check_texts(texts: Sequence[Any], offset: int = 0) -> None:
             raise InputError(
                 f"text {offset + index} is empty", expected="at least one non-space character", found=repr(text[:20])
             )
-
-
-def _check_batch_size(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError("batch_size must be a positive integer", expected=">= 1", found=repr(batch_size))
-    return batch_size
 
 
 class Classifier:
@@ -156,30 +152,47 @@ class Classifier:
         return self.encoder.encode_ids(texts)
 
     @overload
-    def predict(self, texts: str, batch_size: int = 32) -> Prediction: ...
+    def predict(
+        self, texts: str, batch_size: int = DEFAULT_BATCH_SIZE, *, batch_tokens: int | None = DEFAULT_BATCH_TOKENS
+    ) -> Prediction: ...
     @overload
-    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]: ...
+    def predict(
+        self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
+        batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
+    ) -> list[Prediction]: ...
 
-    def predict(self, texts: str | Sequence[str], batch_size: int = 32) -> Prediction | list[Prediction]:
+    def predict(
+        self, texts: str | Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
+        batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
+    ) -> Prediction | list[Prediction]:
         """Classify one text (-> Prediction) or a list of texts (-> list, in input order).
 
         An empty or whitespace-only text has nothing to classify: ``InputError`` names its position.
         """
         if isinstance(texts, str):
-            return self._to_predictions(self.predict_proba([texts], batch_size))[0]
-        return self._to_predictions(self.predict_proba(texts, batch_size))
+            return self._to_predictions(self.predict_proba([texts], batch_size, batch_tokens=batch_tokens))[0]
+        return self._to_predictions(self.predict_proba(texts, batch_size, batch_tokens=batch_tokens))
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Probabilities, shape (len(texts), len(labels)), rows in input order."""
+    def predict_proba(
+        self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
+        batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
+    ) -> np.ndarray:
+        """Probabilities, shape (len(texts), len(labels)), rows in input order.
+
+        A model call holds at most ``batch_size`` texts and ``batch_tokens`` padded tokens
+        (``None``: rows only); see ``edge_runtime.batching``.
+        """
         if isinstance(texts, str):
             raise InputError("predict_proba takes a list of texts", expected="list[str]", found="str")
-        _check_batch_size(batch_size)
+        check_limit(batch_size, "batch_size")
+        check_limit(batch_tokens, "batch_tokens", optional=True)
         texts = _as_list(texts)
         _check_texts(texts)
-        return self._proba_sorted(texts, batch_size)
+        return self._proba_sorted(texts, batch_size, batch_tokens)
 
     def iter_proba(
-        self, texts: Iterable[str], batch_size: int = 32, chunk_size: int | None = None
+        self, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE, chunk_size: int | None = None, *,
+        batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
     ) -> Iterator[np.ndarray]:
         """Stream probabilities for an iterable of texts, holding one chunk in memory at a time.
 
@@ -187,15 +200,16 @@ class Classifier:
         batches, and yields one array of shape (chunk, len(labels)) in input order; the arrays
         concatenated are the rows of every text, in order.
         """
-        _check_batch_size(batch_size)
-        chunk_size = _check_batch_size(chunk_size) if chunk_size is not None else 16 * batch_size
+        check_limit(batch_size, "batch_size")
+        check_limit(batch_tokens, "batch_tokens", optional=True)
+        chunk_size = check_limit(chunk_size, "chunk_size") if chunk_size is not None else 16 * batch_size
         if isinstance(texts, str):
             raise InputError("iter_proba takes an iterable of texts", expected="iterable of str", found="str")
         iterator = iter(texts)
         offset = 0
         while chunk := list(islice(iterator, chunk_size)):
             _check_texts(chunk, offset)
-            yield self._proba_sorted(chunk, batch_size, offset)
+            yield self._proba_sorted(chunk, batch_size, batch_tokens, offset)
             offset += len(chunk)
 
     def _to_predictions(self, proba: np.ndarray) -> list[Prediction]:
@@ -209,16 +223,22 @@ class Classifier:
             for row, k in zip(proba, best)
         ]
 
-    def _proba_sorted(self, texts: list[str], batch_size: int, offset: int = 0) -> np.ndarray:
+    def _proba_sorted(
+        self, texts: list[str], batch_size: int, batch_tokens: int | None, offset: int = 0
+    ) -> np.ndarray:
         out = np.empty((len(texts), len(self.labels)), dtype=np.float64)
-        if not texts:
-            return out
-        rows = self.encoder.encode_ids(texts, offset=offset)
-        order = np.argsort([len(row) for row in rows], kind="stable")
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
+        rows = self._encode_compact(texts, offset)
+        for index in plan_batches([len(row) for row in rows], batch_size, batch_tokens):
             out[index] = softmax(self._run(self.encoder.pad([rows[i] for i in index])))
         return out
+
+    def _encode_compact(self, texts: list[str], offset: int) -> list[np.ndarray]:
+        """Token ids of every text as int32 arrays, tokenized ``ENCODE_BLOCK`` texts at a time."""
+        rows: list[np.ndarray] = []
+        for start in range(0, len(texts), ENCODE_BLOCK):
+            block = self.encoder.encode_ids(texts[start : start + ENCODE_BLOCK], offset=offset + start)
+            rows.extend(np.asarray(ids, dtype=np.int32) for ids in block)
+        return rows
 
     def _run(self, batch: Batch) -> np.ndarray:
         arrays = {

@@ -174,7 +174,8 @@ def export_bundle(
                 evaluation = _evaluation(probs, truth, ckpt, hf_tokenizer, eval_texts)
             report["quantization"] = quant
 
-        gold = golden_mod.golden(final_session, encoder, list(golden_texts) if golden_texts else golden_mod.pick_texts(eval_texts))
+        gold = golden_mod.golden(final_session, encoder, list(golden_texts) if golden_texts else golden_mod.pick_texts(eval_texts),
+                                 atol=golden_mod.atol_for(precision))
         report["golden_batch_drift"] = gold["batch_drift"]
         report["sizes"] = {"fp32_bytes": fp32.stat().st_size, "model_bytes": final.stat().st_size}
         report["seconds"] = round(time.perf_counter() - started, 1)

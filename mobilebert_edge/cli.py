@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "edge_runtime.cli",
     "edge_runtime.scoring.cli",
     "edge_runtime.evaluation.cli",
+    "edge_runtime.profile.cli",
     "mobilebert_edge.data.cli",
 )
 
@@ -38,6 +39,7 @@ COMMAND_OWNERS = {
     "check": "edge_runtime.cli",
     "score": "edge_runtime.scoring.cli",
     "evaluate": "edge_runtime.evaluation.cli",
+    "profile": "edge_runtime.profile.cli",
     "imdb": "mobilebert_edge.data.cli",
 }
 

@@ -68,7 +68,7 @@ def test_runtime_accepts_the_bundle_and_replays_golden(tiny_bundle: Path, tiny_b
 def test_golden_probabilities_reproduce_one_text_per_batch(tiny_bundle: Path, tiny_mobilebert_dir: Path):
     manifest = json.loads((tiny_bundle / "manifest.json").read_text(encoding="utf-8"))
     golden = manifest["golden"]
-    assert golden["batch_size"] == 1 and golden["atol"] == 1e-3 and len(golden["examples"]) == 8
+    assert golden["batch_size"] == 1 and golden["atol"] == 0.02 and len(golden["examples"]) == 8  # int8 (fp32: 1e-3)
     tokenizer = AutoTokenizer.from_pretrained(tiny_mobilebert_dir)
     session = ort.InferenceSession(str(tiny_bundle / "model.onnx"), providers=["CPUExecutionProvider"])
     probabilities = []
@@ -76,7 +76,7 @@ def test_golden_probabilities_reproduce_one_text_per_batch(tiny_bundle: Path, ti
         enc = tokenizer([example["text"]], truncation=True, max_length=256, return_tensors="np")
         logits = session.run(None, {i.name: enc[i.name].astype(np.int64) for i in session.get_inputs()})[0][0]
         found = np.exp(logits) / np.exp(logits).sum()
-        np.testing.assert_allclose(found, example["probabilities"], atol=golden["atol"])
+        np.testing.assert_allclose(found, example["probabilities"], atol=1e-3)
         probabilities.append(found)
     assert np.ptp(np.array(probabilities)[:, 1]) > 1e-3  # the examples are not all the same
 

@@ -103,6 +103,18 @@ def test_check_fails_on_a_wrong_golden_value(tiny_bundle_fp32, tmp_path, capsys)
     assert "1 FAILED" in out
 
 
+@pytest.mark.parametrize(("shift", "code"), [(0.01, 0), (0.03, 1)])
+def test_int8_golden_tolerance_covers_another_cpu_only(tiny_bundle, tmp_path, capsys, shift, code):
+    bundle = copy_bundle(tiny_bundle, tmp_path / "bundle")
+    manifest = load_manifest(bundle)
+    assert manifest["golden"]["atol"] == 0.02  # int8: other CPUs' int8 kernels differ by up to ~0.012
+    example = manifest["golden"]["examples"][1]
+    example["probabilities"] = [p + (shift if i == 0 else -shift) for i, p in enumerate(example["probabilities"])]
+    write_manifest(bundle, manifest)
+    assert main(["check", str(bundle)]) == code
+    capsys.readouterr()
+
+
 @pytest.mark.parametrize("command", ["predict", "check"])
 def test_tampered_bundle_is_one_error_line(tiny_bundle_fp32, tmp_path, capsys, command):
     bundle = copy_bundle(tiny_bundle_fp32, tmp_path / "bundle")

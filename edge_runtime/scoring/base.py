@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS  # noqa: F401 (the engines' defaults)
 from edge_runtime.scoring.tables import Chunk, ScoreError
 from edge_runtime.text import is_blank
 
-DEFAULT_BATCH_SIZE = 64
 DEFAULT_CHUNK_ROWS = 2048
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from edge_runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS
+
 FORMAT_CHOICES = ("auto", "csv", "tsv", "jsonl", "parquet")
 
 
@@ -31,7 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--format", default="auto", choices=FORMAT_CHOICES, help="input format (default: from the suffix)")
     data.add_argument("--encoding", default=None, help="text encoding of a CSV/TSV input (default: detected)")
     run_group = parser.add_argument_group("execution")
-    run_group.add_argument("--batch-size", type=int, default=64, help="texts per model call (default: 64)")
+    run_group.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                           help=f"texts per model call, at most (default: {DEFAULT_BATCH_SIZE})")
+    run_group.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, metavar="N",
+                           help=f"padded tokens per model call, at most: bounds onnxruntime's memory; lower it on "
+                                f"small boards (default: {DEFAULT_BATCH_TOKENS})"),
     run_group.add_argument("--chunk-rows", type=int, default=2048,
                            help="rows read, scored and saved at a time; the unit of resuming (default: 2048)")
     run_group.add_argument("--workers", type=int, default=1,
@@ -55,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     summary = score_file(
         args.bundle, args.input, args.out,
         text_column=None if args.text_column == "auto" else args.text_column,
-        batch_size=args.batch_size, chunk_rows=args.chunk_rows, workers=args.workers, threads=args.threads,
+        batch_size=args.batch_size, batch_tokens=args.batch_tokens, chunk_rows=args.chunk_rows,
+        workers=args.workers, threads=args.threads,
         resume=args.resume, overwrite=args.overwrite, engine=args.engine, input_format=args.format,
         encoding=args.encoding, progress=not args.no_progress,
     )

@@ -20,7 +20,8 @@ import numpy as np
 
 from edge_runtime.atomic import make_parent
 from edge_runtime.scoring.base import (
-    DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_ROWS, ScoreSummary, check_positive, texts_of, threads_per_worker,
+    DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_CHUNK_ROWS, ScoreSummary, check_positive, texts_of,
+    threads_per_worker,
 )
 from edge_runtime.scoring.journal import WorkFolder, manifest_sha256
 from edge_runtime.scoring.local import LocalPredictor, PoolPredictor
@@ -33,12 +34,14 @@ ENGINES = ("local", "ray")
 
 def score_file(
     bundle: str | Path, input_path: str | Path, output_path: str | Path, *,
-    text_column: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    text_column: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_tokens: int | None = DEFAULT_BATCH_TOKENS, chunk_rows: int = DEFAULT_CHUNK_ROWS,
     workers: int = 1, threads: int | None = None, resume: bool = False, overwrite: bool = False,
     engine: str = "local", input_format: str = "auto", encoding: str | None = None, progress: bool = True,
 ) -> ScoreSummary:
     """Score every row of a table file into OUTPUT (format from its suffix); see the module doc."""
-    check_positive(batch_size=batch_size, chunk_rows=chunk_rows, workers=workers, threads=threads)
+    check_positive(batch_size=batch_size, batch_tokens=batch_tokens, chunk_rows=chunk_rows, workers=workers,
+                   threads=threads)
     if engine not in ENGINES:
         raise ScoreError(f"unknown engine {engine!r}", expected=" or ".join(ENGINES), found=engine)
     input_path, output_path = Path(input_path), Path(output_path)
@@ -46,7 +49,8 @@ def score_file(
         from edge_runtime.scoring.ray_engine import score_file_ray
 
         return score_file_ray(
-            bundle, input_path, output_path, text_column=text_column, batch_size=batch_size, workers=workers,
+            bundle, input_path, output_path, text_column=text_column, batch_size=batch_size,
+            batch_tokens=batch_tokens, workers=workers,
             threads=threads, resume=resume, overwrite=overwrite, input_format=input_format, chunk_rows=chunk_rows,
         )
     started = time.perf_counter()
@@ -61,8 +65,8 @@ def score_file(
     work.check_free(resume=resume, overwrite=overwrite)  # before the model loads
     bundle_hash = manifest_sha256(bundle)
     threads = threads_per_worker(workers, threads)
-    predictor: Any = (LocalPredictor(bundle, threads, batch_size) if workers == 1
-                      else PoolPredictor(bundle, workers, threads, batch_size))
+    predictor: Any = (LocalPredictor(bundle, threads, batch_size, batch_tokens) if workers == 1
+                      else PoolPredictor(bundle, workers, threads, batch_size, batch_tokens))
     labels = predictor.labels
     names = OutputColumns.for_input(reader.columns, labels)
     order = reader.columns + names.all
@@ -70,7 +74,8 @@ def score_file(
     journal = {
         "input": input_fingerprint(input_path),
         "bundle": {"manifest_sha256": bundle_hash, "labels": labels},
-        "options": {"text_column": column, "chunk_rows": chunk_rows, "batch_size": batch_size, "input_format": reader.format,
+        "options": {"text_column": column, "chunk_rows": chunk_rows, "batch_size": batch_size,
+                    "batch_tokens": batch_tokens, "input_format": reader.format,
                     "encoding": reader.text_encoding() if reader.format in ("csv", "tsv") else None,
                     "output_format": out_format, "gzip": gzipped, "columns": order},
     }

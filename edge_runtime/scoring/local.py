@@ -22,14 +22,15 @@ from edge_runtime.scoring.base import load_classifier
 class LocalPredictor:
     window = 0
 
-    def __init__(self, bundle: str | Path, threads: int, batch_size: int) -> None:
+    def __init__(self, bundle: str | Path, threads: int, batch_size: int, batch_tokens: int | None) -> None:
         self.classifier = load_classifier(bundle, threads)
         self.labels = list(self.classifier.labels)
-        self.batch_size = batch_size
+        self.batch_size, self.batch_tokens = batch_size, batch_tokens
 
     def submit(self, texts: list[str]) -> Future:
         future: Future = Future()
-        future.set_result(self.classifier.predict_proba(texts, batch_size=self.batch_size) if texts else None)
+        future.set_result(self.classifier.predict_proba(texts, batch_size=self.batch_size, batch_tokens=self.batch_tokens)
+                          if texts else None)
         return future
 
     def close(self, cancel: bool = False) -> None:
@@ -55,19 +56,19 @@ def _worker_init(bundle: str, threads: int, parent: int) -> None:
         _WORKER["error"] = error
 
 
-def _worker_predict(texts: list[str], batch_size: int) -> np.ndarray:
+def _worker_predict(texts: list[str], batch_size: int, batch_tokens: int | None) -> np.ndarray:
     if "error" in _WORKER:
         raise _WORKER["error"]
-    return _WORKER["classifier"].predict_proba(texts, batch_size=batch_size)
+    return _WORKER["classifier"].predict_proba(texts, batch_size=batch_size, batch_tokens=batch_tokens)
 
 
 class PoolPredictor:
-    def __init__(self, bundle: str | Path, workers: int, threads: int, batch_size: int) -> None:
+    def __init__(self, bundle: str | Path, workers: int, threads: int, batch_size: int, batch_tokens: int | None) -> None:
         probe = load_classifier(bundle, 1)  # a bad bundle fails here, with its own clear error
         self.labels = list(probe.labels)
         del probe
         self.window = 2 * workers
-        self.batch_size = batch_size
+        self.batch_size, self.batch_tokens = batch_size, batch_tokens
         self.pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_init, initargs=(str(bundle), threads, os.getpid()),
@@ -78,7 +79,7 @@ class PoolPredictor:
             future: Future = Future()
             future.set_result(None)
             return future
-        return self.pool.submit(_worker_predict, texts, self.batch_size)
+        return self.pool.submit(_worker_predict, texts, self.batch_size, self.batch_tokens)
 
     def close(self, cancel: bool = False) -> None:
         self.pool.shutdown(wait=True, cancel_futures=cancel)

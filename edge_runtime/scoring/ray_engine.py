@@ -40,17 +40,18 @@ def import_ray() -> Any:
 class RayScorer:
     """A Ray Data actor: loads the bundle once, then scores Arrow batches (input columns kept)."""
 
-    def __init__(self, bundle: str, threads: int, text_column: str, batch_size: int, names: OutputColumns) -> None:
+    def __init__(self, bundle: str, threads: int, text_column: str, batch_size: int, names: OutputColumns,
+                 batch_tokens: int | None = None) -> None:
         self.classifier = load_classifier(bundle, threads)
         self.labels = list(self.classifier.labels)
-        self.text_column, self.batch_size, self.names = text_column, batch_size, names
+        self.text_column, self.batch_size, self.batch_tokens, self.names = text_column, batch_size, batch_tokens, names
 
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
         chunk = Chunk(0, 0, {self.text_column: table.column(self.text_column).to_pylist()}, [""] * table.num_rows)
         texts, rows, errors = texts_of(chunk, self.text_column)
-        probs = (self.classifier.predict_proba(texts, batch_size=self.batch_size) if texts
+        probs = (self.classifier.predict_proba(texts, batch_size=self.batch_size, batch_tokens=self.batch_tokens) if texts
                  else np.zeros((0, len(self.labels))))
         scored = scored_columns(chunk, self.names, self.labels, probs, rows, errors)
         types = [pa.string(), pa.float64(), *[pa.float64()] * len(self.labels), pa.string()]
@@ -97,7 +98,7 @@ def _count(ray: Any, folder: Path, fmt: str, error_column: str) -> tuple[int, in
 def score_file_ray(
     bundle: str | Path, input_path: Path, output_path: Path, *, text_column: str | None, batch_size: int,
     workers: int, threads: int | None, resume: bool, overwrite: bool, input_format: str = "auto",
-    chunk_rows: int = 2048,
+    chunk_rows: int = 2048, batch_tokens: int | None = None,
 ) -> Any:
     """Score ``input_path`` into the folder ``output_path`` with Ray Data; returns a ScoreSummary."""
     started = time.perf_counter()
@@ -126,7 +127,7 @@ def score_file_ray(
     scored = dataset.map_batches(
         RayScorer,
         fn_constructor_kwargs={"bundle": str(Path(bundle).resolve()), "threads": threads, "text_column": column,
-                               "batch_size": batch_size, "names": names},
+                               "batch_size": batch_size, "names": names, "batch_tokens": batch_tokens},
         batch_size=chunk_rows, batch_format="pyarrow",
         # Half a CPU per session thread in Ray's accounting: actors that reserved every CPU would
         # starve Ray's own read and write tasks on a small machine (the job would never start).

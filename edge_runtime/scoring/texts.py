@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.scoring.base import DEFAULT_BATCH_SIZE, load_classifier
+from edge_runtime.scoring.base import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, load_classifier
 
 
 def score_texts(
     classifier_or_bundle: Any, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
-    chunk_size: int | None = None, threads: int | None = None,
+    chunk_size: int | None = None, threads: int | None = None, batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
 ) -> Iterator[Any]:
     """Predictions for ``texts`` in input order, lazily: ``chunk_size`` texts are read and scored at a time.
 
@@ -28,7 +28,8 @@ def score_texts(
     else:
         classifier = classifier_or_bundle
     labels = list(classifier.labels)
-    for block in classifier.iter_proba(texts, batch_size=batch_size, chunk_size=chunk_size or batch_size * 16):
+    for block in classifier.iter_proba(texts, batch_size=batch_size, chunk_size=chunk_size or batch_size * 16,
+                                       batch_tokens=batch_tokens):
         for row in np.asarray(block, dtype=np.float64):
             best = int(row.argmax())
             yield Prediction(labels[best], float(row[best]), dict(zip(labels, map(float, row))))
