@@ -247,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {row['model']} | {fused} | {row['nodes']} | {row['int8']['ms']:.2f} | {row['fp32']['ms']:.2f} | "
                      f"{row['int8']['p50']:.1f} | {row['int8']['drift']:.1e} | {row['agreement']:.2f}% | {row['max_diff']:.4f} | "
                      f"{row['int8']['mib']:.1f} MiB |")
+    for tag, title in (("minilm", "MiniLM"), ("mobilebert", "MobileBERT")):
+        ops = reports[(tag, "int8")]["graph"]["ops"]
+        top = ", ".join(f"{op} {n}" for op, n in sorted(ops.items(), key=lambda kv: -kv[1])[:10])
+        lines += ["", f"{title} int8 as stored (onnxruntime {reports[(tag, 'int8')]['graph']['level']}): {top}."]
     lines += ["", f"### Cold start (fresh process: import, load, first prediction; median of {args.cold_runs})", "",
               f"Importing numpy, onnxruntime and tokenizers alone: {imports:.3f} s.", "",
               "| model | bundle | cold start |", "| --- | --- | ---: |"]
