@@ -24,6 +24,9 @@ from edge_runtime.text import Batch, TextEncoder, is_blank
 # Inputs the runtime knows how to fill, by the names transformers' exporters give them.
 KNOWN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+# A bundle whose graph was stored already optimized by onnxruntime (manifest model.optimization_level)
+# loads with only the basic passes: redoing the fusions is most of a cold start.
+BAKED_LEVELS = ("extended",)
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,10 @@ class Classifier:
         options.intra_op_num_threads = threads or 0
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        baked = (manifest.get("model") or {}).get("optimization_level") in BAKED_LEVELS
+        options.graph_optimization_level = (
+            ort.GraphOptimizationLevel.ORT_ENABLE_BASIC if baked else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        )
         model_file = path / manifest["model"]["file"]
         try:
             session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])

@@ -46,7 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     check.add_argument("bundle", metavar="BUNDLE", help="bundle folder written by 'export'")
-    _runtime_options(check, None, "texts per batch (default: the one the golden values were measured at)")
+    _runtime_options(
+        check, None,
+        "texts per batch (default: the one the golden values were measured at, and all of them in one batch "
+        "too when the bundle is batch-invariant)",
+    )
     check.set_defaults(func=run_check)
 
 
@@ -170,21 +174,26 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"error: bundle {args.bundle}: manifest.json has no golden examples to replay", file=sys.stderr)
         return 1
     texts, expected = _golden_table(args.bundle, examples, len(clf.labels))
-    # Replay with the batch size the golden values were measured at: dynamically quantized
-    # (int8) activations share one scale per batch, so outputs depend on batch composition.
-    batch_size = args.batch_size or int(golden.get("batch_size") or 32)
-    found = clf.predict_proba(texts, batch_size=batch_size, batch_tokens=None)  # the golden batches, exactly
+    # The batch size the golden values were measured at; a batch-invariant bundle (fp32, static int8)
+    # must also give them with every text in one batch. Dynamically quantized int8 shares one
+    # activation scale per batch, so its outputs depend on batch composition.
+    sizes = [args.batch_size] if args.batch_size else [int(golden.get("batch_size") or 1)]
+    if not args.batch_size and golden.get("batch_invariant") and len(texts) > sizes[0]:
+        sizes.append(len(texts))
     failures, worst = 0, 0.0
-    for i, (text, want, got) in enumerate(zip(texts, expected, found)):
-        diff = max(abs(a - b) for a, b in zip(want, got))
-        worst = max(worst, diff)
-        ok = diff <= atol
-        failures += not ok
-        preview = text if len(text) <= 60 else text[:57] + "..."
-        preview = preview.replace("\n", " ").replace("\t", " ")
-        print(f"{'PASS' if ok else 'FAIL'}  {i}  max|diff|={diff:.2e}  {preview}")
+    for batch_size in sizes:
+        found = clf.predict_proba(texts, batch_size=batch_size, batch_tokens=None)  # exactly these batches
+        for i, (text, want, got) in enumerate(zip(texts, expected, found)):
+            diff = max(abs(a - b) for a, b in zip(want, got))
+            worst = max(worst, diff)
+            ok = diff <= atol
+            failures += not ok
+            preview = text if len(text) <= 60 else text[:57] + "..."
+            preview = preview.replace("\n", " ").replace("\t", " ")
+            print(f"{'PASS' if ok else 'FAIL'}  {i}  batch {batch_size}  max|diff|={diff:.2e}  {preview}")
     verdict = "all passed" if not failures else f"{failures} FAILED"
-    print(f"{len(texts)} golden examples, {verdict} (atol {atol:g}, max |diff| {worst:.2e})")
+    at = " and ".join(str(size) for size in sizes)
+    print(f"{len(texts)} golden examples at batch size {at}, {verdict} (atol {atol:g}, max |diff| {worst:.2e})")
     return 1 if failures else 0
 
 

@@ -21,12 +21,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model = parser.add_argument_group("model")
     model.add_argument("--precision", choices=("int8", "fp32"), default="int8", help="default: int8")
     model.add_argument(
+        "--quantization", choices=("static", "qdq", "dynamic"), default="static",
+        help="int8 activation scales calibrated once, so a text's result does not depend on its batch-mates "
+        "(static, default; qdq: the same in onnxruntime's QDQ format), or measured on every batch (dynamic)",
+    )
+    model.add_argument(
+        "--calibration", choices=("minmax", "entropy", "percentile"), default=None,
+        help="how static quantization picks activation ranges from the calibration texts (default: minmax)",
+    )
+    model.add_argument(
+        "--calibration-data", type=Path, default=None,
+        help="labelled texts, in any format --eval-data reads, to calibrate static int8 on "
+        "(default: the evaluation texts); labels are not used",
+    )
+    model.add_argument(
         "--per-channel", action=argparse.BooleanOptionalAction, default=True,
         help="int8 weight scales per output channel (default) or one per tensor (--no-per-channel)",
     )
     model.add_argument(
         "--no-optimize", dest="optimize", action="store_false",
         help="skip onnxruntime's transformer fusions before quantizing",
+    )
+    model.add_argument(
+        "--no-optimized-graph", dest="optimized_graph", action="store_false",
+        help="store the graph before onnxruntime's load-time optimizations (the device redoes them on every "
+        "load: slower cold start; for devices with an older onnxruntime than the exporting one)",
     )
     model.add_argument(
         "--keep-fp32", action="append", metavar="REGEX", default=None,
@@ -57,11 +76,14 @@ def run(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     options = {}
+    if args.calibration is not None:
+        options["calibration"] = args.calibration
     if args.keep_fp32 is not None:
         options["keep_fp32"] = tuple(p for p in args.keep_fp32 if p != "none")
     report = export_bundle(
-        args.checkpoint, args.out, precision=args.precision, per_channel=args.per_channel,
-        optimize=args.optimize, eval_data=args.eval_data, max_accuracy_drop=args.max_accuracy_drop,
+        args.checkpoint, args.out, precision=args.precision, quantization=args.quantization,
+        calibration_data=args.calibration_data, per_channel=args.per_channel,
+        optimize=args.optimize, optimized_graph=args.optimized_graph, eval_data=args.eval_data, max_accuracy_drop=args.max_accuracy_drop,
         max_length=args.max_length, tokenizer=args.tokenizer, opset=args.opset, overwrite=args.overwrite, log=log,
         **options,
     )

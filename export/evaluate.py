@@ -13,13 +13,13 @@ from mobilebert_edge.export.errors import ExportError
 from edge_runtime.errors import InputError
 
 
-def session(path: Path, threads: int | None = None):
-    """An onnxruntime CPU session."""
+def session(path: Path, threads: int | None = None, level: str = "all"):
+    """An onnxruntime CPU session at graph optimization ``level`` (``optimize.session_options``)."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
+    from mobilebert_edge.export.optimize import session_options
+
+    options = session_options(level, threads)
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # noqa: BLE001 - onnxruntime raises its own exception types

@@ -1,25 +1,45 @@
-"""onnxruntime's transformer graph optimizer (attention / layer-norm / GELU fusions) for BERT-like
-graphs. Applied to the fp32 graph before quantizing; the result is checked against the unfused
-graph, and dropped if it drifts."""
+"""Graph optimization for onnxruntime, in two steps.
+
+``optimize``: onnxruntime's transformer fusions (attention, layer norm, GELU) for BERT-like graphs,
+applied to the fp32 graph before quantizing; the pipeline checks the result against the unfused
+graph and drops it if it drifts. ``bake``: the optimizations an onnxruntime session applies on load
+(level "extended"), applied once at export and stored, so a device does not redo them.
+"""
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 # model_type values of Hugging Face configs that onnxruntime's "bert" fusions understand.
 BERT_LIKE = {"bert", "roberta", "distilbert", "electra", "xlm-roberta", "camembert", "mobilebert"}
+# What the fusions make of self-attention: one "Attention" op (projections included: dynamic int8
+# quantizes it as QAttention) or "MultiHeadAttention" after separate Q/K/V MatMuls (which static
+# int8 quantizes like any other MatMul).
+ATTENTION_OPS = ("Attention", "MultiHeadAttention")
+# Stored graphs are optimized at this onnxruntime level: fusions that hold on any CPU. "all" adds
+# layout transforms specific to the exporting machine (onnxruntime warns not to store those).
+BAKE_LEVEL = "extended"
+# The level the runtime loads a baked graph with (docs/ARCHITECTURE.md, model.optimization_level).
+LOAD_LEVEL_BAKED = "basic"
 
 
-def optimize(src: Path, out: Path, config: dict[str, Any]) -> dict[str, Any]:
+def optimize(src: Path, out: Path, config: dict[str, Any], attention: str = "Attention") -> dict[str, Any]:
     """Write the fused graph to ``out``; return ``{"applied": bool, "fused": {op: count}}``."""
+    if attention not in ATTENTION_OPS:
+        raise ValueError(f"attention must be one of {ATTENTION_OPS}, got {attention!r}")
     model_type = config.get("model_type", "")
     if model_type not in BERT_LIKE:
         return {"applied": False, "reason": f"no fusions for model_type {model_type!r}"}
     from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
 
+    kind = "distilbert" if model_type == "distilbert" else "bert"
+    options = FusionOptions(kind)
+    options.use_multi_head_attention = attention == "MultiHeadAttention"
     heads = int(config.get("num_attention_heads") or 0)
     hidden = int(config.get("true_hidden_size") or config.get("hidden_size") or config.get("dim") or 0)
     for name in ("onnxruntime.transformers", "fusion"):
@@ -27,11 +47,45 @@ def optimize(src: Path, out: Path, config: dict[str, Any]) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = optimizer.optimize_model(
-            str(src), model_type="distilbert" if model_type == "distilbert" else "bert",
-            num_heads=heads, hidden_size=hidden, opt_level=0,
+            str(src), model_type=kind, num_heads=heads, hidden_size=hidden, opt_level=0, optimization_options=options,
         )
         fused = {op: int(n) for op, n in model.get_fused_operator_statistics().items() if n}
         if not fused:
-            return {"applied": False, "reason": "no fusions matched"}
+            reason = "no fusions matched"
+            if model_type == "mobilebert":
+                reason += (" (onnxruntime's BERT fusions start from LayerNormalization; MobileBERT normalizes with "
+                           "NoNorm, an elementwise Mul and Add, so attention and layer-norm patterns have no anchor)")
+            return {"applied": False, "reason": reason}
         model.save_model_to_file(str(out))
-    return {"applied": True, "fused": fused}
+    return {"applied": True, "fused": fused, "attention": attention}
+
+
+def session_options(level: str = "all", threads: int | None = None):
+    """onnxruntime session options at graph optimization ``level`` (off, basic, extended, all)."""
+    import onnxruntime as ort
+
+    levels = {
+        "off": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }
+    options = ort.SessionOptions()
+    options.graph_optimization_level = levels[level]
+    if threads:
+        options.intra_op_num_threads = threads
+    return options
+
+
+def bake(src: Path, out: Path) -> dict[str, Any]:
+    """Store ``src`` as onnxruntime optimizes it on load at ``BAKE_LEVEL``; return node counts before/after."""
+    import onnx
+    import onnxruntime as ort
+
+    options = session_options(BAKE_LEVEL)
+    options.optimized_model_filepath = str(out)
+    ort.InferenceSession(str(src), options, providers=["CPUExecutionProvider"])
+    before = Counter(node.op_type for node in onnx.load(str(src), load_external_data=False).graph.node)
+    after = Counter(node.op_type for node in onnx.load(str(out), load_external_data=False).graph.node)
+    return {
+        "level": BAKE_LEVEL, "onnxruntime": ort.__version__, "nodes_before": sum(before.values()),
+        "nodes_after": sum(after.values()), "ops": dict(sorted(after.items())),
+    }

@@ -18,10 +18,15 @@ from mobilebert_edge.export.checkpoint import load_model, load_tokenizer, read_c
 from mobilebert_edge.export.encode import Encoder
 from mobilebert_edge.export.errors import ExportValidationError, QualityGateError
 from mobilebert_edge.export.onnx_export import DEFAULT_OPSET, OUTPUT_NAME, export_onnx
-from mobilebert_edge.export.optimize import optimize as optimize_graph
-from mobilebert_edge.export.quantize import DEFAULT_KEEP_FP32, DEFAULT_OP_TYPES, compile_patterns, quantize as quantize_graph
+from mobilebert_edge.export.optimize import LOAD_LEVEL_BAKED, bake, optimize as optimize_graph
+from mobilebert_edge.export.quantize import (
+    DEFAULT_KEEP_FP32, DEFAULT_OP_TYPES, DEFAULT_QUANTIZATION, QUANTIZATIONS, compile_patterns,
+    quantize as quantize_graph, structure,
+)
+from mobilebert_edge.export.calibrate import CALIBRATION_METHODS, DEFAULT_CALIBRATION
 
 PRECISIONS = ("int8", "fp32")
+CALIBRATION_TEXTS = 256  # at most this many calibration texts are run (one per batch, unpadded)
 
 
 def _save_tokenizer(tokenizer, path: Path) -> None:
@@ -54,21 +59,31 @@ def export_bundle(
     out: str | Path,
     *,
     precision: str = "int8",
+    quantization: str = DEFAULT_QUANTIZATION,
+    calibration: str = DEFAULT_CALIBRATION,
+    calibration_data: str | Path | None = None,
     per_channel: bool = True,
     optimize: bool = True,
+    optimized_graph: bool = True,
     eval_data: str | Path | None = None,
     max_accuracy_drop: float = 1.0,
     max_length: int | None = None,
     tokenizer: str | Path | None = None,
     opset: int = DEFAULT_OPSET,
     op_types: Sequence[str] = DEFAULT_OP_TYPES,
-    keep_fp32: Sequence[str] = DEFAULT_KEEP_FP32,
+    keep_fp32: Sequence[str] | None = None,
     golden_texts: Sequence[str] | None = None,
     atol: float = validate_mod.DEFAULT_ATOL,
     overwrite: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Export ``checkpoint`` to the bundle folder ``out``; return the export report.
+
+    int8 is ``quantization`` "static" (activation scales calibrated with ``calibration`` on
+    ``calibration_data``, default the evaluation texts) or "dynamic". With ``optimized_graph`` the stored
+    model is the graph as onnxruntime optimizes it (level "extended"), which the runtime then loads
+    without redoing it; every measurement in the report is made on the stored file, loaded the way the
+    runtime loads it.
 
     Raises ``CheckpointError`` for a bad folder, ``ExportValidationError`` when the ONNX graph does
     not reproduce PyTorch, ``QualityGateError`` when int8 loses more than ``max_accuracy_drop``
@@ -77,6 +92,12 @@ def export_bundle(
     started = time.perf_counter()
     if precision not in PRECISIONS:
         raise InputError("unknown precision", expected=" | ".join(PRECISIONS), found=repr(precision))
+    if quantization not in QUANTIZATIONS:
+        raise InputError("unknown quantization", expected=" | ".join(QUANTIZATIONS), found=repr(quantization))
+    if calibration not in CALIBRATION_METHODS:
+        raise InputError("unknown calibration method", expected=" | ".join(CALIBRATION_METHODS), found=repr(calibration))
+    static = precision == "int8" and quantization != "dynamic"
+    keep_fp32 = DEFAULT_KEEP_FP32[quantization] if keep_fp32 is None else tuple(keep_fp32)
     compile_patterns(keep_fp32)
     out = Path(out)
     ckpt = read_checkpoint(checkpoint, max_length=max_length, tokenizer=tokenizer)
@@ -95,6 +116,10 @@ def export_bundle(
     if eval_path is not None:
         eval_texts, truth = evaluate.read_eval_data(eval_path, ckpt.labels, log)
         log(f"evaluation texts: {len(eval_texts)} from {eval_path}")
+    calibration_texts, calibration_source = eval_texts, eval_path.name if eval_path is not None else None
+    if static and calibration_data is not None:
+        calibration_texts, _ = evaluate.read_eval_data(Path(calibration_data), ckpt.labels, log)
+        calibration_source = Path(calibration_data).name
     check_texts = golden_mod.pick_texts(eval_texts) + [" ".join(golden_mod.BUILTIN_TEXTS) * 20]
     report: dict[str, Any] = {"source": {"checkpoint": ckpt.path.name, "kind": "mobilebert-edge" if ckpt.ours else "save_pretrained"}}
 
@@ -117,7 +142,7 @@ def export_bundle(
         fp32 = raw
         if optimize:
             fused = work / "fp32-fused.onnx"
-            info = optimize_graph(raw, fused, ckpt.config)
+            info = optimize_graph(raw, fused, ckpt.config, attention="MultiHeadAttention" if precision == "int8" and quantization == "qdq" else "Attention")
             if info["applied"]:
                 try:
                     info["parity"] = validate_mod.validate(reference, evaluate.session(fused), check_texts, atol)
@@ -131,14 +156,37 @@ def export_bundle(
             report["optimization"] = {"applied": False, "reason": "disabled"}
         fp32_session = evaluate.session(fp32)
 
-        final, final_session = fp32, fp32_session
+        final = fp32
         evaluation: dict[str, Any] | None = None
         if precision == "int8":
             int8 = work / "int8.onnx"
+            calib = calibration_texts[:CALIBRATION_TEXTS] or check_texts
+            how = f"{quantization}, {calibration} calibration on {len(calib)} texts" if static else "dynamic"
             kept = f", float: {', '.join(keep_fp32)}" if keep_fp32 else ""
-            log(f"quantizing to int8 ({', '.join(op_types)}{', per-channel' if per_channel else ''}{kept})")
-            quant = quantize_graph(fp32, int8, per_channel=per_channel, op_types=tuple(op_types), keep_fp32=tuple(keep_fp32))
-            final, final_session = int8, evaluate.session(int8)
+            log(f"quantizing to int8 ({how}{', per-channel' if per_channel else ''}{kept})")
+            quant = quantize_graph(
+                fp32, int8, mode=quantization, per_channel=per_channel, op_types=tuple(op_types), keep_fp32=keep_fp32,
+                feeds=(encoder.batch([text]) for text in calib), input_names=names, calibration=calibration,
+            )
+            if static:
+                quant["calibration"]["source"] = calibration_source if calibration_texts else "built-in check texts"
+            final = int8
+
+        if optimized_graph:
+            stored = work / "stored.onnx"
+            baked = bake(final, stored)
+            report["graph"] = {**baked, "load_level": LOAD_LEVEL_BAKED}
+            log(f"stored graph optimized by onnxruntime {baked['onnxruntime']} ({baked['level']}): "
+                f"{baked['nodes_before']} -> {baked['nodes_after']} nodes")
+        else:
+            stored, baked = final, {"level": None}
+            report["graph"] = {"level": None, "load_level": "all"}
+        final_session = evaluate.session(stored, level=report["graph"]["load_level"])
+        if precision == "fp32":
+            report["parity"]["stored"] = validate_mod.validate(reference, final_session, check_texts, atol)
+
+        if precision == "int8":
+            quant.update(structure(fp32, stored))
             texts = eval_texts or check_texts
             ref = evaluate.logits(fp32_session, encoder, texts, progress="fp32")
             got = evaluate.logits(final_session, encoder, texts, progress="int8")
@@ -166,7 +214,7 @@ def export_bundle(
         else:
             quant = {"applied": False}
             if eval_texts:
-                probs = evaluate.logits(fp32_session, encoder, eval_texts, progress="fp32")
+                probs = evaluate.logits(final_session, encoder, eval_texts, progress="fp32")
                 accuracy = float((probs.argmax(1) == truth).mean() * 100)
                 quant["fp32_accuracy"] = round(accuracy, 3)
                 quant["texts"] = len(eval_texts)
@@ -177,22 +225,27 @@ def export_bundle(
         gold = golden_mod.golden(final_session, encoder, list(golden_texts) if golden_texts else golden_mod.pick_texts(eval_texts),
                                  atol=golden_mod.atol_for(precision))
         report["golden_batch_drift"] = gold["batch_drift"]
-        report["sizes"] = {"fp32_bytes": fp32.stat().st_size, "model_bytes": final.stat().st_size}
+        log(f"golden texts: batch drift {gold['batch_drift']:.1e} "
+            f"({'batch-invariant' if gold['batch_invariant'] else 'results depend on batch-mates'})")
+        report["sizes"] = {"fp32_bytes": fp32.stat().st_size, "model_bytes": stored.stat().st_size}
         report["seconds"] = round(time.perf_counter() - started, 1)
 
         with staging(out, overwrite) as folder:
-            shutil.copyfile(final, folder / MODEL_FILE)
+            shutil.copyfile(stored, folder / MODEL_FILE)
             _save_tokenizer(hf_tokenizer, folder / TOKENIZER_FILE)
             declared = [item.name for item in final_session.get_inputs()]
             write_manifest(folder, {
                 "labels": ckpt.labels,
                 "model": {"file": MODEL_FILE, "precision": precision, "inputs": declared, "output": OUTPUT_NAME,
-                          "architecture": ckpt.architecture or type(model).__name__},
+                          "architecture": ckpt.architecture or type(model).__name__,
+                          **({"quantization": quantization} if precision == "int8" else {}),
+                          **({"optimization_level": baked["level"]} if baked["level"] else {})},
                 "tokenizer": {"file": TOKENIZER_FILE, "max_length": ckpt.max_length,
                               "truncation": {"rule": ckpt.rule, "head_tokens": ckpt.head_tokens}},
                 "versions": versions(),
                 "report": report,
-                "golden": {"atol": gold["atol"], "batch_size": gold["batch_size"], "examples": gold["examples"]},
+                "golden": {"atol": gold["atol"], "batch_size": gold["batch_size"],
+                           "batch_invariant": gold["batch_invariant"], "examples": gold["examples"]},
             })
             if evaluation is not None:
                 evaluation["bundle"] = {"path": str(out), "precision": precision, "max_length": ckpt.max_length,

@@ -1,26 +1,39 @@
-"""Dynamic int8 quantization with onnxruntime, and a structural summary of the result."""
+"""int8 quantization with onnxruntime, static (the default, ``calibrate.py``) or dynamic, and a
+structural summary of the stored result."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge_runtime.errors import InputError
 
-# Ops whose weights become int8: every weight MatMul, fused attention, and the embedding tables
+QUANTIZATIONS = ("static", "qdq", "dynamic")
+DEFAULT_QUANTIZATION = "static"
+# static and qdq: activation scales calibrated at export (calibrate.py), so a text's result does not
+# depend on its batch-mates. dynamic: scales measured on every batch (padding included), so results
+# move with the batch.
+INVARIANT = {"static": True, "qdq": True, "dynamic": False}
+# Ops whose weights become int8 under dynamic quantization: every weight MatMul, fused attention, and the embedding tables
 # (Gather, or EmbedLayerNormalization once fused).
 DEFAULT_OP_TYPES = ("MatMul", "Attention", "Gather", "EmbedLayerNormalization")
 # The second feed-forward MatMul of each BERT layer (its input, after GELU, has the widest range).
 FFN_OUTPUT = r"layer\.\d+/output/dense/MatMul"
-# Regular expressions over node names: nodes left in float by default. Keeping the feed-forward
-# output in float raised int8/fp32 label agreement of the tutorial-recipe MiniLM from 97-98.5% to
-# 99% (docs/BENCHMARKS.md, runtime-vs-optimum).
-DEFAULT_KEEP_FP32: tuple[str, ...] = (FFN_OUTPUT,)
-INTEGER_MATMULS = ("MatMulInteger", "DynamicQuantizeMatMul", "QAttention", "QEmbedLayerNormalization")
+# Regular expressions over node names: nodes left in float by default, per quantization. Dynamic int8
+# keeps the feed-forward output in float (it raised label agreement of the tutorial-recipe MiniLM from
+# 97-98.5% to 99%); calibrated (static) int8 agreed as well with it in int8, and those MatMuls were a
+# quarter of the int8 model's time (docs/BENCHMARKS.md, runtime-vs-optimum).
+DEFAULT_KEEP_FP32: dict[str, tuple[str, ...]] = {"static": (), "qdq": (), "dynamic": (FFN_OUTPUT,)}
+INTEGER_OPS = (
+    "MatMulIntegerToFloat", "QLinearMatMul", "MatMulInteger", "DynamicQuantizeMatMul", "QAttention",
+    "QEmbedLayerNormalization", "DynamicQuantizeLinear", "QuantizeLinear", "DequantizeLinear",
+)
 
 
 def op_counts(path: Path) -> Counter:
@@ -60,38 +73,68 @@ def matching_nodes(path: Path, patterns: Sequence[str]) -> list[str]:
     return [node.name for node in graph.node if any(c.search(node.name) for c in compiled)]
 
 
-def quantize(
+def quantize_dynamic(
     src: Path, out: Path, *, per_channel: bool = True, op_types: tuple[str, ...] = DEFAULT_OP_TYPES,
-    keep_fp32: Sequence[str] = (),
+    excluded: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Quantize weights of ``op_types`` to int8 (activations quantized on the fly); return a summary.
+    """Quantize weights of ``op_types`` to int8, activations quantized on the fly per batch.
 
-    Nodes whose name matches one of the regular expressions ``keep_fp32`` stay in float.
+    ``excluded``: names of nodes left in float.
     """
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    excluded = matching_nodes(src, keep_fp32)
+    from onnxruntime.quantization import QuantType, quantize_dynamic as ort_dynamic
 
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # quantize_dynamic logs a pre-processing hint on the root logger
     try:
-        quantize_dynamic(
+        ort_dynamic(
             str(src), str(out), op_types_to_quantize=list(op_types), per_channel=per_channel,
-            weight_type=QuantType.QInt8, nodes_to_exclude=excluded or None, extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
+            weight_type=QuantType.QInt8, nodes_to_exclude=list(excluded) or None,
+            extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     finally:
         root.setLevel(level)
-    before, after = op_counts(src), op_counts(out)
+    return {"method": "onnxruntime dynamic (int8 weights, activations quantized per batch)", "op_types": list(op_types)}
+
+
+def quantize(
+    src: Path, out: Path, *, mode: str = DEFAULT_QUANTIZATION, per_channel: bool = True,
+    op_types: tuple[str, ...] = DEFAULT_OP_TYPES, keep_fp32: Sequence[str] = (),
+    feeds: Iterable[dict[str, np.ndarray]] = (), input_names: Sequence[str] = (), calibration: str = "minmax",
+) -> dict[str, Any]:
+    """Quantize ``src`` to int8 (``mode`` static or dynamic) into ``out``; return a summary.
+
+    Nodes whose name matches one of the regular expressions ``keep_fp32`` stay in float. The static
+    modes calibrate on ``feeds`` (unpadded single texts with the graph's ``input_names``) with ``calibration``.
+    """
+    if mode not in QUANTIZATIONS:
+        raise InputError("unknown quantization", expected=" | ".join(QUANTIZATIONS), found=repr(mode))
+    excluded = matching_nodes(src, keep_fp32)
+    if mode == "static":
+        from mobilebert_edge.export.calibrate import quantize_static
+
+        summary = quantize_static(src, out, feeds, input_names, method=calibration, per_channel=per_channel,
+                                  op_types=op_types, excluded=excluded)
+    elif mode == "qdq":
+        from mobilebert_edge.export.calibrate import quantize_qdq
+
+        summary = quantize_qdq(src, out, feeds, input_names, method=calibration, per_channel=per_channel,
+                               excluded=excluded)
+    else:
+        summary = quantize_dynamic(src, out, per_channel=per_channel, op_types=op_types, excluded=excluded)
     return {
-        "method": "onnxruntime dynamic (int8 weights, activations quantized per batch)",
-        "per_channel": per_channel,
-        "op_types": list(op_types),
-        "kept_fp32": list(keep_fp32),
-        "nodes_kept_fp32": len(excluded),
-        "weight_matmuls_fp32": weight_matmuls(src),
-        "weight_matmuls_left_fp32": weight_matmuls(out),
-        "integer_ops": {op: after[op] for op in (*INTEGER_MATMULS, "DynamicQuantizeLinear") if after[op]},
-        "attention_fp32": before["Attention"],
+        "mode": mode, **summary, "batch_invariant_by_design": INVARIANT[mode], "per_channel": per_channel,
+        "kept_fp32": list(keep_fp32), "nodes_kept_fp32": len(excluded),
+    }
+
+
+def structure(fp32: Path, stored: Path) -> dict[str, Any]:
+    """What the stored graph computes in integers, next to the float graph it came from."""
+    before, after = op_counts(fp32), op_counts(stored)
+    return {
+        "weight_matmuls_fp32": weight_matmuls(fp32),
+        "weight_matmuls_left_fp32": weight_matmuls(stored),
+        "integer_ops": {op: after[op] for op in INTEGER_OPS if after[op]},
+        "attention_fp32": before["Attention"] + before["MultiHeadAttention"],
     }

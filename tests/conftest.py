@@ -128,10 +128,9 @@ def _export_tiny(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path, pre
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_mobilebert_dir: Path) -> Path:
-    """An int8 bundle exported from ``tiny_mobilebert_dir`` (read-only: copy before changing).
+    """A (static) int8 bundle exported from ``tiny_mobilebert_dir`` (read-only: copy before changing).
 
-    Its golden texts are replayed one per batch: int8 activations are quantized per batch, so the
-    tiny random model's outputs move with batch composition.
+    Its activation scales are calibrated constants, so a text's result does not depend on its batch.
     """
     return _export_tiny(tmp_path_factory, tiny_mobilebert_dir, "int8")
 

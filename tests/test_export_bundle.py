@@ -45,7 +45,8 @@ def test_manifest_schema_and_hashes(tiny_bundle: Path):
     assert manifest["labels"] == ["negative", "positive"]
     assert manifest["model"] == {
         "file": "model.onnx", "precision": "int8", "inputs": ["input_ids", "attention_mask", "token_type_ids"],
-        "output": "logits", "architecture": "MobileBertForSequenceClassification",
+        "output": "logits", "architecture": "MobileBertForSequenceClassification", "quantization": "static",
+        "optimization_level": "extended",
     }
     assert manifest["tokenizer"] == {
         "file": "tokenizer.json", "max_length": 256, "truncation": {"rule": "head", "head_tokens": None},
@@ -69,6 +70,7 @@ def test_golden_probabilities_reproduce_one_text_per_batch(tiny_bundle: Path, ti
     manifest = json.loads((tiny_bundle / "manifest.json").read_text(encoding="utf-8"))
     golden = manifest["golden"]
     assert golden["batch_size"] == 1 and golden["atol"] == 0.02 and len(golden["examples"]) == 8  # int8 (fp32: 1e-3)
+    assert golden["batch_invariant"] is True and manifest["report"]["golden_batch_drift"] <= 1e-6
     tokenizer = AutoTokenizer.from_pretrained(tiny_mobilebert_dir)
     session = ort.InferenceSession(str(tiny_bundle / "model.onnx"), providers=["CPUExecutionProvider"])
     probabilities = []

@@ -39,17 +39,62 @@ def test_int8_bundle_has_integer_matmuls_only(tiny_bundle: Path, tiny_bundle_fp3
     int8 = onnx.load(str(tiny_bundle / "model.onnx")).graph
     ops = [node.op_type for node in int8.node]
     assert weight_matmuls(fp32) == 23  # 2 MobileBERT layers + pooler + classifier
-    # by default the feed-forward output MatMul of each layer stays in float, every other one is int8
-    assert weight_matmuls(int8) == 2
-    assert ops.count("MatMulInteger") >= weight_matmuls(fp32) - 2
-    assert "DynamicQuantizeLinear" in ops
+    # every weight MatMul is int8: one fused integer kernel each, fed by a QuantizeLinear with calibrated constants
+    assert weight_matmuls(int8) == 0
+    assert ops.count("MatMulIntegerToFloat") == weight_matmuls(fp32) + 2  # + the pooler's and classifier's Gemm
+    assert "DynamicQuantizeLinear" not in ops and "MatMulInteger" not in ops and "QuantizeLinear" in ops
+    constants = {init.name for init in int8.initializer}
+    assert all(set(node.input[1:]) <= constants for node in int8.node if node.op_type == "QuantizeLinear")
     # int8 weights are stored as int8 initializers and the file shrank
     assert any(init.data_type == onnx.TensorProto.INT8 for init in int8.initializer)
-    # (the two float feed-forward outputs and the small test vocabulary leave it at about half)
+    # (the small test vocabulary leaves the embedding table small, so the float parts weigh more)
     assert (tiny_bundle / "model.onnx").stat().st_size < 0.6 * (tiny_bundle_fp32 / "model.onnx").stat().st_size
-    report = json.loads((tiny_bundle / "manifest.json").read_text())["report"]["quantization"]
-    assert report["weight_matmuls_fp32"] == 23 and report["weight_matmuls_left_fp32"] == 2
-    assert report["per_channel"] is True
+    manifest = json.loads((tiny_bundle / "manifest.json").read_text())
+    report = manifest["report"]["quantization"]
+    assert report["weight_matmuls_fp32"] == 23 and report["weight_matmuls_left_fp32"] == 0
+    assert report["per_channel"] is True and report["mode"] == "static" and report["kept_fp32"] == []
+    assert report["calibration"]["method"] == "minmax" and report["calibration"]["texts"] > 0
+    assert manifest["model"]["quantization"] == "static" and manifest["model"]["optimization_level"] == "extended"
+
+
+def test_qdq_and_dynamic_modes(tmp_path: Path, tiny_mobilebert_dir: Path):
+    # qdq quantizes MatMul nodes only (23), dynamic keeps the 2 feed-forward outputs in float (23 - 2 + 2 Gemm)
+    for mode, expected, count in (("qdq", ("MatMulIntegerToFloat",), 23),
+                                  ("dynamic", ("DynamicQuantizeMatMul", "MatMulIntegerToFloat"), 23)):
+        report = export_bundle(tiny_mobilebert_dir, tmp_path / mode, quantization=mode, log=lambda _: None)
+        ops = [node.op_type for node in onnx.load(str(tmp_path / mode / "model.onnx")).graph.node]
+        assert sum(ops.count(op) for op in expected) == count, (mode, ops)
+        assert ("DynamicQuantizeMatMul" in ops or "DynamicQuantizeLinear" in ops) is (mode == "dynamic")
+        assert report["quantization"]["mode"] == mode
+        assert report["quantization"]["batch_invariant_by_design"] is (mode == "qdq")
+
+
+def test_uint8_parameters_cover_the_range_and_zero():
+    from mobilebert_edge.export.calibrate import uint8_parameters
+
+    scale, zero = uint8_parameters(-1.0, 3.0)
+    assert scale == pytest.approx(4 / 255) and zero == 64
+    assert (zero - 0) * scale == pytest.approx(1.0, abs=scale)  # -1 maps to 0
+    scale, zero = uint8_parameters(2.0, 5.0)  # 0 is always representable
+    assert scale == pytest.approx(5 / 255) and zero == 0
+    assert uint8_parameters(0.0, 0.0) == (1.0, 0)
+
+
+def test_percentile_calibration_clips_what_minmax_keeps(tiny_bundle_fp32: Path, tiny_mobilebert_dir: Path):
+    from mobilebert_edge.export.calibrate import calibrate_ranges
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_mobilebert_dir)
+    model = tiny_bundle_fp32 / "model.onnx"
+    graph = onnx.load(str(model)).graph
+    tensors = [node.output[0] for node in graph.node if node.op_type in ("Relu", "Softmax")]
+    feeds = [{k: v.astype(np.int64) for k, v in tokenizer([text], return_tensors="np").items()} for text in TEXTS * 3]
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    minmax, count = calibrate_ranges(model, tensors, iter(feeds), names, method="minmax")
+    clipped, _ = calibrate_ranges(model, tensors, iter(feeds), names, method="percentile", percentile=99.0)
+    assert count == len(feeds)
+    for name in tensors:
+        assert minmax[name][0] <= clipped[name][0] + 1e-6 and clipped[name][1] <= minmax[name][1] + 1e-6
+    assert any(clipped[name][1] < 0.99 * minmax[name][1] for name in tensors)
 
 
 def test_quantize_everything(tmp_path: Path, tiny_mobilebert_dir: Path):
@@ -77,7 +122,8 @@ def test_minilm_int8_close_to_fp32_and_fused_ops_quantized(minilm_bundles, tmp_p
     manifest = json.loads((int8 / "manifest.json").read_text())
     quant = manifest["report"]["quantization"]
     assert quant["integer_ops"]["QAttention"] == 6  # every fused attention became integer
-    assert quant["weight_matmuls_left_fp32"] == 6  # the feed-forward outputs, kept in float by default
+    assert quant["mode"] == "static" and "DynamicQuantizeLinear" not in quant["integer_ops"]
+    assert quant["weight_matmuls_left_fp32"] == 0  # static int8 quantizes every weight MatMul by default
     assert quant["measured"] is False and "not measured" in quant["note"]
     # independent check: the int8 graph against the transformers model, same padded batch
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -102,9 +148,9 @@ def _write_eval(path: Path, labels: list[str]) -> Path:
 def test_gate_refuses_int8_that_loses_accuracy(tmp_path: Path, tiny_mobilebert_dir: Path):
     eval_file = _write_eval(tmp_path / "eval.jsonl", ["negative", "positive"])
     with pytest.raises(QualityGateError, match=re.escape("int8 quantization lost")) as info:
-        export_bundle(tiny_mobilebert_dir, tmp_path / "bundle", eval_data=eval_file, max_accuracy_drop=-1.0,
+        export_bundle(tiny_mobilebert_dir, tmp_path / "bundle", eval_data=eval_file, max_accuracy_drop=-100.0,
                       optimize=False, log=lambda _: None)
-    assert "(expected a drop of at most -1 points (--max-accuracy-drop)" in str(info.value)
+    assert "(expected a drop of at most -100 points (--max-accuracy-drop)" in str(info.value)
     assert "export with --precision fp32, try --per-channel" in str(info.value)
     assert not (tmp_path / "bundle").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.jsonl"]
@@ -126,7 +172,7 @@ def test_gate_passes_and_reports_accuracy(tmp_path: Path, tiny_mobilebert_dir: P
 def test_cli_gate_exits_1(tmp_path: Path, tiny_mobilebert_dir: Path, capsys):
     eval_file = _write_eval(tmp_path / "eval.jsonl", ["0", "1"])  # integer label ids work too
     code = main(["export", str(tiny_mobilebert_dir), "--out", str(tmp_path / "b"), "--eval-data", str(eval_file),
-                 "--max-accuracy-drop", "-5", "--no-optimize"])
+                 "--max-accuracy-drop", "-100", "--no-optimize"])
     err = capsys.readouterr().err
     assert code == 1
     assert re.fullmatch(

@@ -182,3 +182,17 @@ def test_model_that_does_not_fit_the_manifest_is_refused(tiny_bundle_fp32, tmp_p
     )
     with pytest.raises(BundleError, match=re.escape(message)):
         Classifier.load(bundle)
+
+
+def test_a_stored_optimized_graph_is_not_optimized_again(tiny_bundle: Path, tmp_path: Path):
+    import onnxruntime as ort
+
+    assert load_manifest(tiny_bundle)["model"]["optimization_level"] == "extended"
+    level = Classifier.load(tiny_bundle).session.get_session_options().graph_optimization_level
+    assert level == ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    bundle = copy_bundle(tiny_bundle, tmp_path / "bundle")  # a bundle that does not say so is fully optimized
+    manifest = load_manifest(bundle)
+    del manifest["model"]["optimization_level"]
+    write_manifest(bundle, manifest)
+    level = Classifier.load(bundle).session.get_session_options().graph_optimization_level
+    assert level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -86,8 +86,28 @@ def test_check_passes_on_exported_bundles(fixture, request, capsys):
     assert main(["check", str(bundle)]) == 0
     out = capsys.readouterr().out
     n = len(load_manifest(bundle)["golden"]["examples"])
-    assert out.count("PASS") == n and "FAIL" not in out
-    assert f"{n} golden examples, all passed" in out
+    # batch-invariant bundles replay one text per batch and all of them in one batch
+    assert out.count("PASS  0  batch 1 ") == 1 and out.count(f"PASS  0  batch {n} ") == 1
+    assert out.count("PASS") == 2 * n and "FAIL" not in out
+    assert f"{n} golden examples at batch size 1 and {n}, all passed" in out
+
+
+def test_check_replays_a_batch_larger_than_one(tiny_mobilebert_dir, tmp_path, capsys):
+    """Dynamic int8 moves with its batch-mates: passes at batch 1, and fails once claimed batch-invariant."""
+    from mobilebert_edge.export import export_bundle
+
+    bundle = tmp_path / "dynamic"
+    export_bundle(tiny_mobilebert_dir, bundle, quantization="dynamic", log=lambda _: None)
+    manifest = load_manifest(bundle)
+    assert manifest["golden"]["batch_invariant"] is False
+    assert main(["check", str(bundle)]) == 0
+    n = len(manifest["golden"]["examples"])
+    assert f"{n} golden examples at batch size 1, all passed" in capsys.readouterr().out
+    manifest["golden"]["batch_invariant"] = True
+    write_manifest(bundle, manifest)
+    assert main(["check", str(bundle)]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL  0  batch {n} " in out and "FAIL  0  batch 1 " not in out
 
 
 def test_check_fails_on_a_wrong_golden_value(tiny_bundle_fp32, tmp_path, capsys):
@@ -98,9 +118,9 @@ def test_check_fails_on_a_wrong_golden_value(tiny_bundle_fp32, tmp_path, capsys)
     write_manifest(bundle, manifest)  # hashes right, golden value wrong
     assert main(["check", str(bundle)]) == 1
     out = capsys.readouterr().out
-    assert "FAIL  1  max|diff|=1.00e-02" in out
-    assert out.count("PASS") == len(manifest["golden"]["examples"]) - 1
-    assert "1 FAILED" in out
+    assert "FAIL  1  batch 1  max|diff|=1.00e-02" in out
+    assert out.count("PASS") == 2 * len(manifest["golden"]["examples"]) - 2
+    assert "2 FAILED" in out
 
 
 @pytest.mark.parametrize(("shift", "code"), [(0.01, 0), (0.03, 1)])

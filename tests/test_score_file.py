@@ -38,7 +38,7 @@ def reference(clf) -> np.ndarray:
 
 
 def test_scored_csv_equals_classifier_predict(tmp_path, tiny_bundle_fp32, clf):
-    # fp32: batch composition does not change results (int8 quantizes activations per batch)
+    # batch composition does not change results (fp32, and static int8: tests/test_export_invariance.py)
     src = write_table(tmp_path / "reviews.csv", ROWS)
     summary = score_file(tiny_bundle_fp32, src, tmp_path / "scored.csv", chunk_rows=50, batch_size=8, progress=False)
     out = read_table(tmp_path / "scored.csv")
