@@ -77,13 +77,13 @@ def train_run(
     unlabeled: str | None = None,
     unlabeled_text_column: str | None = None,
     self_training: SelfTrainConfig | None = None,
-    on_round: Callable[[int, Any], None] | None = None,
+    on_round: Callable[[int, Any, Any], None] | None = None,
     log: Callable[[str], None] = _stderr,
 ) -> RunResult:
     """Fine-tune ``config.model`` on ``data`` and write the checkpoint folder ``out``.
 
     With ``unlabeled`` (a file of texts) the run self-trains (``train/selftrain.py``) under ``self_training``
-    (default settings when None); ``on_round(number, model)`` sees each round's model.
+    (default settings when None); ``on_round(number, model, tokenizer)`` sees each round's model.
     """
     started = time.perf_counter()
     out = Path(out)

@@ -120,13 +120,13 @@ def self_train(
     new_model: Callable[[], torch.nn.Module],
     fingerprint: Callable[[LabelledTexts, LabelledTexts], str],
     resume: bool = False,
-    on_round: Callable[[int, torch.nn.Module], None] | None = None,
+    on_round: Callable[[int, torch.nn.Module, Any], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> SelfTrainResult:
     """Train the teacher and ``settings.rounds`` students; return the last student (its best epoch's weights).
 
-    ``new_model()`` loads the pretrained encoder with a new head (fresh students); ``on_round(number, model)``
-    sees every round's model as it finishes.
+    ``new_model()`` loads the pretrained encoder with a new head (fresh students); ``on_round(number, model,
+    tokenizer)`` sees every round's model as it finishes.
     """
     out, names = Path(out), list(train_set.label_names)
     pad_id = tokenizer.pad_token_id or 0
@@ -184,7 +184,7 @@ def self_train(
                        "seconds": round(time.perf_counter() - started, 1), "state": state.to_dict()})
         store.finish(rounds, model)
         if on_round is not None:
-            on_round(number, model)
+            on_round(number, model, tokenizer)
     return SelfTrainResult(model, TrainState.from_dict(rounds[-1]["state"]), rounds)
 
 
