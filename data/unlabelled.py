@@ -28,6 +28,14 @@ class UnlabelledTexts:
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.texts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
+    def without(self, known: set[str], log: Log = print) -> UnlabelledTexts:
+        """These texts less those in ``known`` (e.g. the labelled ones), the count said through ``log``."""
+        keep = [i for i, text in enumerate(self.texts) if text not in known]
+        if len(keep) == len(self.texts):
+            return self
+        log(f"{self.source}: left out {_plural(len(self.texts) - len(keep), 'text')} also in the labelled data")
+        return UnlabelledTexts([self.texts[i] for i in keep], [self.rows[i] for i in keep], self.source, self.text_column)
+
 
 def load_unlabelled(
     path: str | Path,

@@ -131,7 +131,8 @@ def model_dir(tiny_mobilebert_dir: Path, tmp_path: Path) -> Path:
 @pytest.fixture()
 def files(tmp_path: Path) -> tuple[Path, Path]:
     labelled = write_csv(tmp_path / "labelled.csv", ["review", "sentiment"], ROWS * 4)
-    unlabelled = write_csv(tmp_path / "unlabelled.csv", ["text"], [[f"{ROWS[i % 6][0]} number {i}"] for i in range(24)])
+    unlabelled = write_csv(tmp_path / "unlabelled.csv", ["text"],
+                           [*([f"{ROWS[i % 6][0]} number {i}"] for i in range(24)), [ROWS[0][0]]])  # last: labelled
     return labelled, unlabelled
 
 
@@ -172,7 +173,7 @@ def test_self_trained_checkpoint_records_pseudo_labels_exports_and_checks(model_
     report = manifest["self_training"]
     assert report["settings"] == {"threshold": 0.55, "balance": "equal", "per_class": None, "rounds": 1,
                                   "student": "fresh"}
-    assert report["unlabeled"] == {"file": str(files[1]), "rows": 24, "text_column": "text"}
+    assert report["unlabeled"] == {"file": str(files[1]), "rows": 25, "text_column": "text"}
     teacher, student = report["rounds"]
     assert teacher["pseudo_labels"] is None and teacher["training_rows"] == 20
     used = student["pseudo_labels"]["used"]
@@ -181,6 +182,8 @@ def test_self_trained_checkpoint_records_pseudo_labels_exports_and_checks(model_
     assert {name: sum(p["label"] == name for p in pseudo) for name in used} == used
     assert student["training_rows"] == 20 + len(pseudo)
     assert all(p["confidence"] >= 0.55 and p["text"].endswith(f"number {p['row'] - 1}") for p in pseudo)
+    assert f"{files[1]}: left out 1 text also in the labelled data" in printed.err  # it may be a validation text
+    assert student["pseudo_labels"]["unlabelled"] == 24
     assert f"pseudo-labels used (equal balance): negative {used['negative']}, positive {used['positive']}" in printed.err
     assert f"round 1: pseudo-labels used negative {used['negative']}, positive {used['positive']}" in printed.out
     assert json.loads((out / "metrics.json").read_text())["self_training"]["rounds"][1]["pseudo_labels"]["used"] == used
@@ -255,7 +258,7 @@ def test_resume_refuses_changed_self_training_settings(model_dir: Path, files, t
     capsys.readouterr()
     assert main([*argv, "--pseudo-threshold", "0.7", "--resume"]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "error: the self-training settings or data differ from the interrupted run (self_training); "
+        "error: the settings or data differ from the interrupted run (threshold: 0.55 -> 0.7); "
         "resume with the same command and flags as the interrupted run")
 
 

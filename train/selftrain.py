@@ -62,9 +62,15 @@ class RoundStore:
         if not path.is_file():
             return []
         saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved["identity"] != self.identity:
-            changed = sorted(key for key in self.identity if saved["identity"].get(key) != self.identity[key])
-            raise ResumeError(f"the self-training settings or data differ from the interrupted run ({', '.join(changed)})",
+        changes = []
+        for key, value in self.identity.items():
+            old = saved["identity"].get(key)
+            if isinstance(value, dict) and isinstance(old, dict):
+                changes += [f"{name}: {old.get(name)!r} -> {new!r}" for name, new in value.items() if old.get(name) != new]
+            elif old != value:
+                changes.append(f"{key} data")
+        if changes:
+            raise ResumeError(f"the settings or data differ from the interrupted run ({', '.join(changes)})",
                               hint="resume with the same command and flags as the interrupted run")
         return saved["rounds"]
 
@@ -133,6 +139,7 @@ def self_train(
     encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
     val_enc = encode_texts(tokenizer, val_set.texts, val_set.labels, **encode)
     store = RoundStore(out, identity)
+    unlabelled = unlabelled.without({*train_set.texts, *val_set.texts}, log=log)  # validation stays unseen
     if not resume:
         shutil.rmtree(out / PSEUDO_DIR, ignore_errors=True)
     rounds = store.finished() if resume else []
@@ -168,6 +175,9 @@ def self_train(
             log(f"round {number}: {sum(pseudo['candidates'].values())} of {pseudo['unlabelled']} unlabelled texts "
                 f"reach confidence {settings.threshold:g} ({_counts(pseudo['candidates'])}); pseudo-labels used "
                 f"({settings.balance} balance): {_counts(pseudo['used'])}")
+            if not sum(pseudo["used"].values()):
+                log(f"round {number}: no pseudo-labels, the student learns from the labelled texts only "
+                    "(lower --pseudo-threshold, or --pseudo-balance none when a class has no confident texts)")
             texts, labels, rows = read_pseudo_labels(path, names)
             data = with_pseudo_labels(train_set, texts, labels, rows)
             if settings.student == "fresh":
