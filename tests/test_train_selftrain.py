@@ -267,3 +267,23 @@ def test_self_training_flags_need_unlabeled(files, tmp_path: Path, capsys) -> No
     assert capsys.readouterr().err.strip() == ("error: self-training flags need --unlabeled FILE; "
                                                "pass --unlabeled or drop those flags")
     assert not (tmp_path / "o").exists()
+
+
+def test_round_zero_is_the_run_without_unlabelled_texts(model_dir: Path, files, tmp_path: Path) -> None:
+    """The benchmark scores round 0 as the baseline: it must be exactly the ordinary run."""
+    from mobilebert_edge.train.config import resolve_config
+    from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
+    from mobilebert_edge.train.run import train_run
+
+    config = resolve_config("fast", model=str(model_dir), max_length=16, batch_size=4, lr=1e-3, epochs=2, patience=0,
+                            warmup_ratio=0.0, precision="fp32", threads=1, seed=5)
+    teacher = {}
+
+    def keep_teacher(number: int, model, _tokenizer) -> None:
+        if number == 0:
+            teacher.update({name: tensor.clone() for name, tensor in model.state_dict().items()})
+
+    train_run(config, data=str(files[0]), out=tmp_path / "self", unlabeled=str(files[1]),
+              self_training=SelfTrainConfig(threshold=0.55), on_round=keep_teacher, log=lambda _: None)
+    plain = train_run(config, data=str(files[0]), out=tmp_path / "plain", log=lambda _: None)
+    assert same_weights(teacher, plain.model.state_dict())
