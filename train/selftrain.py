@@ -111,6 +111,31 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
+def write_round_labels(path: Path, unlabelled: Any, probabilities: Any, settings: SelfTrainConfig,
+                       names: list[str]) -> None:
+    """Select the pseudo-labels of one round; write them (JSONL), then their counts per class (JSON)."""
+    selection = select_pseudo_labels(probabilities, threshold=settings.threshold, balance=settings.balance,
+                                     per_class=settings.per_class)
+    write_pseudo_labels(path, unlabelled.texts, unlabelled.rows, selection, names)
+    with atomic_write(path.with_suffix(".json")) as handle:
+        json.dump({"unlabelled": len(unlabelled), "candidates": counts_by_name(selection.candidates, names),
+                   "used": counts_by_name(selection.used, names)}, handle, indent=1)
+
+
+def read_round_labels(path: Path, train_set: LabelledTexts, settings: SelfTrainConfig, number: int,
+                      log: Callable[[str], None]) -> tuple[dict[str, Any], LabelledTexts]:
+    """The counts of one round's pseudo-labels, and the labelled training texts plus those pseudo-labels."""
+    pseudo = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    log(f"round {number}: {sum(pseudo['candidates'].values())} of {pseudo['unlabelled']} unlabelled texts "
+        f"reach confidence {settings.threshold:g} ({_counts(pseudo['candidates'])}); pseudo-labels used "
+        f"({settings.balance} balance): {_counts(pseudo['used'])}")
+    if not sum(pseudo["used"].values()):
+        log(f"round {number}: no pseudo-labels, the student learns from the labelled texts only "
+            "(lower --pseudo-threshold, or --pseudo-balance none when a class has no confident texts)")
+    texts, labels, rows = read_pseudo_labels(path, list(train_set.label_names))
+    return pseudo, with_pseudo_labels(train_set, texts, labels, rows)
+
+
 def self_train(
     model: torch.nn.Module,
     tokenizer: Any,
@@ -157,29 +182,15 @@ def self_train(
         data, pseudo = train_set, None
         if number > 0:
             path = out / PSEUDO_DIR / f"round-{number:02d}.jsonl"
-            summary = path.with_suffix(".json")
-            if not summary.is_file():  # written after the labels: they are complete
+            if not path.with_suffix(".json").is_file():  # the counts are written last: labels complete
                 if unlabelled_enc is None:
                     unlabelled_enc = encode_texts(tokenizer, unlabelled.texts, [0] * len(unlabelled), **encode)
                 probabilities = teacher_probabilities(model, unlabelled_enc, config=config, pad_id=pad_id,
                                                       precision=precision)
-                selection = select_pseudo_labels(probabilities, threshold=settings.threshold,
-                                                 balance=settings.balance, per_class=settings.per_class)
-                write_pseudo_labels(path, unlabelled.texts, unlabelled.rows, selection, names)
-                with atomic_write(summary) as handle:
-                    json.dump({"unlabelled": len(unlabelled), "candidates": counts_by_name(selection.candidates, names),
-                               "used": counts_by_name(selection.used, names)}, handle, indent=1)
+                write_round_labels(path, unlabelled, probabilities, settings, names)
                 if kill_after == number:
                     os.kill(os.getpid(), signal.SIGKILL)
-            pseudo = json.loads(summary.read_text(encoding="utf-8"))
-            log(f"round {number}: {sum(pseudo['candidates'].values())} of {pseudo['unlabelled']} unlabelled texts "
-                f"reach confidence {settings.threshold:g} ({_counts(pseudo['candidates'])}); pseudo-labels used "
-                f"({settings.balance} balance): {_counts(pseudo['used'])}")
-            if not sum(pseudo["used"].values()):
-                log(f"round {number}: no pseudo-labels, the student learns from the labelled texts only "
-                    "(lower --pseudo-threshold, or --pseudo-balance none when a class has no confident texts)")
-            texts, labels, rows = read_pseudo_labels(path, names)
-            data = with_pseudo_labels(train_set, texts, labels, rows)
+            pseudo, data = read_round_labels(path, train_set, settings, number, log)
             if settings.student == "fresh":
                 del model
                 seed_everything(config.seed)
