@@ -147,6 +147,7 @@ def render(args, rows: list[dict], files: dict, slice_size: int, precision: str)
             verdicts.append(f"- 800 labelled + 5,000 unlabelled: {mean_sd(after)} held out over {len(group)} seed(s) "
                             f"(target: >= {100 * TARGET:.1f}%): **{'met' if met else 'not met'}**")
     defaults = parse_variant("default")
+    results = "\n\n".join("\n".join(part) for part in (headline, verdicts, runs) if part)
     return f"""## {args.section}: learning from unlabelled reviews
 
 Machine: {machine_summary()}. Revision {git_revision()}. {args.threads} torch threads.
@@ -164,11 +165,7 @@ labelling, students, saving) without the held-out scoring; round seconds in brac
 {command_line()}
 ```
 
-{chr(10).join(headline)}
-
-{chr(10).join(verdicts)}
-
-{chr(10).join(runs)}
+{results}
 """
 
 
