@@ -84,6 +84,17 @@ def test_ties_are_broken_by_input_order() -> None:
     assert select_pseudo_labels(probs, threshold=0.5, balance="equal").indices == [0, 1, 4, 5]
 
 
+def test_pseudo_label_files_round_trip_any_text(tmp_path: Path) -> None:
+    from mobilebert_edge.train.pseudo_labels import read_pseudo_labels, write_pseudo_labels
+
+    texts = ["next\x85line", "line\u2028separator", "tab\tand\r\nbreak", "form\x0cfeed", "plain"]
+    chosen = select_pseudo_labels(np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6], [0.5, 0.5]]),
+                                  threshold=0.0, balance="none")
+    path = tmp_path / "round-01.jsonl"
+    write_pseudo_labels(path, texts, [10, 11, 12, 13, 14], chosen, ["neg", "pos"])
+    assert read_pseudo_labels(path, ["neg", "pos"]) == (texts, [0, 1, 0, 1, 0], [10, 11, 12, 13, 14])
+
+
 @pytest.mark.parametrize("values, message", [
     ({"threshold": 1.0}, "invalid threshold (expected a probability in [0, 1), e.g. 0.9, found 1.0)"),
     ({"balance": "even"}, "invalid balance (expected equal | none, found 'even')"),

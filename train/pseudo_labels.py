@@ -101,7 +101,8 @@ def write_pseudo_labels(path: Path, texts: list[str], rows: list[int], selection
 def read_pseudo_labels(path: Path, label_names: list[str]) -> tuple[list[str], list[int], list[int]]:
     """(texts, label ids, rows) of a pseudo-label file written by :func:`write_pseudo_labels`."""
     texts, labels, rows = [], [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    lines = path.read_bytes().decode("utf-8").split("\n")  # not splitlines(): texts may hold U+0085, U+2028...
+    for number, line in enumerate(filter(None, lines), start=1):
         try:
             item = json.loads(line)
             labels.append(label_names.index(item["label"]))
