@@ -27,15 +27,17 @@ def _available(columns: Sequence[str]) -> str:
 
 
 def _pick(
-    columns: Sequence[str], explicit: str | None, common: Sequence[str], role: str, source: str
+    columns: Sequence[str], explicit: str | None, common: Sequence[str], role: str, source: str,
+    flag: str | None = None,
 ) -> tuple[str, bool]:
-    """The column to use for ``role`` ('text' or 'label') and whether it was inferred."""
+    """The column to use for ``role`` ('text' or 'label') and whether it was inferred (``flag`` names the option)."""
+    flag = flag or f"--{role}-column"
     if explicit is not None:
         found = _find(columns, explicit)
         if found is None:
             raise DataError(
                 f"{source}: no {role} column {explicit!r}",
-                hint=f"available columns: {_available(columns)}; pass --{role}-column NAME",
+                hint=f"available columns: {_available(columns)}; pass {flag} NAME",
             )
         return found, False
     for name in common:
@@ -46,7 +48,7 @@ def _pick(
         f"{source}: cannot tell which column holds the {role}s",
         expected=f"one of {', '.join(common)} (any case)",
         found=_available(columns),
-        hint=f"pass --{role}-column NAME",
+        hint=f"pass {flag} NAME",
     )
 
 
@@ -72,3 +74,17 @@ def choose_columns(
     log(f"{source}: text column {text!r} ({'inferred' if text_inferred else 'given'}), "
         f"label column {label!r} ({'inferred' if label_inferred else 'given'}){override}")
     return text, label
+
+
+def choose_text_column(
+    columns: Sequence[str],
+    *,
+    text_column: str | None = None,
+    source: str = "data",
+    flag: str = "--text-column",
+    log: Callable[[str], object] = print,
+) -> str:
+    """The text column of a table without labels; says through ``log`` which was chosen."""
+    text, inferred = _pick([str(c) for c in columns], text_column, TEXT_NAMES, "text", source, flag)
+    log(f"{source}: text column {text!r} ({'inferred; override with ' + flag if inferred else 'given'})")
+    return text

@@ -60,6 +60,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="dropout on attention probabilities (fast: 0, which lets PyTorch use its fused "
                        "attention kernel; default elsewhere: the model's own)")
 
+    selftrain = parser.add_argument_group(
+        "self-training", "learn from unlabelled texts too: a teacher trained on --data labels them, a student "
+        "trains on --data plus the confident pseudo-labels (validation stays on labelled texts)")
+    selftrain.add_argument("--unlabeled", metavar="FILE", help="texts without labels (any --data format)")
+    selftrain.add_argument("--unlabeled-text-column", metavar="NAME", help="text column of --unlabeled (default: inferred)")
+    selftrain.add_argument("--pseudo-threshold", type=float, metavar="P",
+                           help="keep pseudo-labels whose probability is at least P (default 0.9)")
+    selftrain.add_argument("--pseudo-balance", choices=("equal", "none"),
+                           help="equal (default): the same number per class, most confident first; none: all above P")
+    selftrain.add_argument("--pseudo-per-class", type=int, metavar="N",
+                           help="at most N pseudo-labels per class, most confident first (default: no cap)")
+    selftrain.add_argument("--self-train-rounds", type=int, metavar="N",
+                           help="student rounds; each student labels for the next (default 1)")
+    selftrain.add_argument("--student", choices=("fresh", "continue"),
+                           help="fresh (default): each student starts from --model; continue: from the teacher's weights")
+
     machine = parser.add_argument_group("machine")
     machine.add_argument("--seed", type=int, metavar="N", help="random seed (default 42)")
     machine.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
@@ -71,6 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Resolve the config, train, print the summary."""
     from mobilebert_edge.train.config import resolve_config
+    from mobilebert_edge.train.errors import ConfigError
     from mobilebert_edge.train.run import summary, train_run
 
     config = resolve_config(
@@ -81,11 +98,21 @@ def run(args: argparse.Namespace) -> int:
         patience=args.patience, padding=args.padding, seed=args.seed, threads=args.threads,
         precision=args.precision, val_fraction=args.val_fraction, attention_dropout=args.attention_dropout,
     )
+    choices = {"threshold": args.pseudo_threshold, "balance": args.pseudo_balance, "per_class": args.pseudo_per_class,
+               "rounds": args.self_train_rounds, "student": args.student}
+    self_training = None
+    if args.unlabeled is not None:
+        from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
+
+        self_training = SelfTrainConfig(**{key: value for key, value in choices.items() if value is not None})
+    elif any(value is not None for value in [args.unlabeled_text_column, *choices.values()]):
+        raise ConfigError("self-training flags need --unlabeled FILE", hint="pass --unlabeled or drop those flags")
     result = train_run(
         config, data=args.data, out=args.out, val_data=args.val_data, text_column=args.text_column,
         label_column=args.label_column, skip_bad_rows=args.skip_bad_rows, encoding=args.encoding,
         label_names=args.label_names, resume=args.resume,
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, unlabeled=args.unlabeled, unlabeled_text_column=args.unlabeled_text_column,
+        self_training=self_training,
     )
     print(summary(result))
     return 0

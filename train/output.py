@@ -65,8 +65,9 @@ def save_checkpoint(
     validation: list[dict[str, str]],
     history: list[dict[str, Any]],
     curve_title: str = "",
+    extra_metrics: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Write the checkpoint folder; return the paths written."""
+    """Write the checkpoint folder; return the paths written. ``extra_metrics`` joins the history in metrics.json."""
     from mobilebert_edge.train.plot import plot_history
 
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".save."))
@@ -85,7 +86,7 @@ def save_checkpoint(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_text(out / VALIDATION_FILE, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in validation))
-    write_text(out / METRICS_FILE, json.dumps({"history": history}, indent=2) + "\n")
+    write_text(out / METRICS_FILE, json.dumps({"history": history, **(extra_metrics or {})}, indent=2) + "\n")
     plot_history(history, out / CURVE_FILE, curve_title)
     write_text(out / MANIFEST, json.dumps({"format_version": FORMAT_VERSION, **manifest}, indent=2, ensure_ascii=False) + "\n")
     return {"model": out / "model.safetensors", "manifest": out / MANIFEST, "metrics": out / METRICS_FILE,

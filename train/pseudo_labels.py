@@ -1,0 +1,118 @@
+"""Pseudo-labels for self-training: the settings, which teacher predictions to keep, and their JSONL files.
+
+Selection is a pure function of the teacher's probabilities: a text is a candidate when its top
+probability reaches ``threshold``; ``balance="equal"`` keeps the same number per class (that of the
+class with the fewest candidates), the most confident first; ``per_class`` caps every class at its
+``per_class`` most confident candidates. Ties are broken by input order, so the choice is deterministic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_runtime.atomic import atomic_write
+from mobilebert_edge.train.errors import ConfigError, ResumeError
+
+BALANCES = ("equal", "none")
+STUDENTS = ("fresh", "continue")
+
+
+@dataclass(frozen=True)
+class SelfTrainConfig:
+    """How self-training picks pseudo-labels and trains its students (``train --unlabeled``)."""
+
+    threshold: float = 0.9
+    balance: str = "equal"
+    per_class: int | None = None
+    rounds: int = 1
+    student: str = "fresh"
+
+    def __post_init__(self) -> None:
+        def fail(field: str, expected: str) -> None:
+            raise ConfigError(f"invalid {field}", expected=expected, found=repr(getattr(self, field)))
+
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
+                or not 0 <= self.threshold < 1:
+            fail("threshold", "a probability in [0, 1), e.g. 0.9")
+        if self.balance not in BALANCES:
+            fail("balance", " | ".join(BALANCES))
+        if self.per_class is not None and (not isinstance(self.per_class, int) or self.per_class < 1):
+            fail("per_class", "an integer >= 1, or nothing for no cap")
+        if not isinstance(self.rounds, int) or not 1 <= self.rounds <= 10:
+            fail("rounds", "an integer in 1..10")
+        if self.student not in STUDENTS:
+            fail("student", " | ".join(STUDENTS))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The kept texts (positions in input order), their labels and confidences, and the counts per class."""
+
+    indices: list[int]
+    labels: list[int]
+    confidences: list[float]
+    candidates: list[int]  # per class: texts at or above the threshold
+    used: list[int]  # per class: texts kept
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def select_pseudo_labels(probabilities: np.ndarray, *, threshold: float, balance: str = "equal",
+                         per_class: int | None = None) -> Selection:
+    """Keep the confident predictions of ``probabilities`` (n, classes) under the balance rule and cap."""
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    classes = probabilities.shape[1]
+    ranked = []
+    for label in range(classes):
+        members = np.flatnonzero((predicted == label) & (confidence >= threshold))
+        ranked.append(members[np.argsort(-confidence[members], kind="stable")])
+    candidates = [len(members) for members in ranked]
+    take = [min(candidates)] * classes if balance == "equal" else candidates
+    if per_class is not None:
+        take = [min(n, per_class) for n in take]
+    kept = np.sort(np.concatenate([members[:n] for members, n in zip(ranked, take)]).astype(np.int64))
+    return Selection(kept.tolist(), predicted[kept].tolist(), confidence[kept].tolist(), candidates, take)
+
+
+def write_pseudo_labels(path: Path, texts: list[str], rows: list[int], selection: Selection,
+                        label_names: list[str]) -> None:
+    """One ``{"row", "text", "label", "confidence"}`` per kept text, written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as handle:
+        for index, label, confidence in zip(selection.indices, selection.labels, selection.confidences):
+            handle.write(json.dumps({"row": rows[index], "text": texts[index], "label": label_names[label],
+                                     "confidence": confidence}, ensure_ascii=False) + "\n")
+
+
+def read_pseudo_labels(path: Path, label_names: list[str]) -> tuple[list[str], list[int], list[int]]:
+    """(texts, label ids, rows) of a pseudo-label file written by :func:`write_pseudo_labels`."""
+    texts, labels, rows = [], [], []
+    lines = path.read_bytes().decode("utf-8").split("\n")  # not splitlines(): texts may hold U+0085, U+2028...
+    for number, line in enumerate(filter(None, lines), start=1):
+        try:
+            item = json.loads(line)
+            labels.append(label_names.index(item["label"]))
+            texts.append(item["text"])
+            rows.append(int(item["row"]))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ResumeError(f"{path}: line {number} is not a pseudo-label of this run ({error})",
+                              hint="start again without --resume") from error
+    return texts, labels, rows
+
+
+def counts_by_name(counts: list[int], label_names: list[str]) -> dict[str, int]:
+    return dict(zip(label_names, counts))

@@ -1,0 +1,225 @@
+"""Self-training rounds: a teacher trained on labelled texts labels the unlabelled ones, a student learns from both.
+
+Round 0 is ordinary training on the labelled texts: the teacher. Each later round labels the
+unlabelled texts with the previous round's model (batches sorted by length), keeps the confident
+pseudo-labels (``train/pseudo_labels.py``) and trains a student on the labelled training texts plus
+those; validation stays on the labelled validation texts. The student starts from the pretrained
+encoder (``fresh``) or from the teacher's weights (``continue``) and is the next round's teacher.
+
+Resumable like ``fit``: the round in progress keeps epoch checkpoints in ``.resume/round-NN/``; a
+finished round leaves its weights in ``.resume/round-NN.safetensors`` and its record in
+``.resume/rounds.json``; every round's pseudo-labels stay in ``OUT/pseudo_labels/round-NN.jsonl``, so
+a resumed run neither trains a finished round again nor labels again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from edge_runtime.atomic import atomic_write
+from mobilebert_edge.data import LabelledTexts
+from mobilebert_edge.train.config import TrainConfig
+from mobilebert_edge.train.encode import Encoded, encode_texts
+from mobilebert_edge.train.errors import ResumeError
+from mobilebert_edge.train.loop import TrainState, fit, predict_logits, seed_everything
+from mobilebert_edge.train.pseudo_labels import (SelfTrainConfig, counts_by_name, read_pseudo_labels,
+                                                 select_pseudo_labels, softmax, write_pseudo_labels)
+from mobilebert_edge.train.resume import RESUME_DIR, EpochCheckpoints
+
+PSEUDO_DIR = "pseudo_labels"
+ROUNDS_FILE = "rounds.json"
+# Fault injection for the resume tests: the process kills itself once the pseudo-labels of this round are written.
+KILL_AFTER_LABELLING_ENV = "MOBILEBERT_EDGE_KILL_AFTER_LABELLING"
+
+
+@dataclass
+class SelfTrainResult:
+    model: Any
+    state: TrainState  # the last round's
+    rounds: list[dict[str, Any]]  # one record per round: pseudo-label counts, training rows, loop state
+
+
+class RoundStore:
+    """The finished rounds of one run: ``.resume/rounds.json`` and the newest round's weights."""
+
+    def __init__(self, out: Path, identity: dict[str, Any]) -> None:
+        self.root = Path(out) / RESUME_DIR
+        self.identity = identity  # settings and data fingerprints a resume must match
+
+    def finished(self) -> list[dict[str, Any]]:
+        path = self.root / ROUNDS_FILE
+        if not path.is_file():
+            return []
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        changes = []
+        for key, value in self.identity.items():
+            old = saved["identity"].get(key)
+            if isinstance(value, dict) and isinstance(old, dict):
+                changes += [f"{name}: {old.get(name)!r} -> {new!r}" for name, new in value.items() if old.get(name) != new]
+            elif old != value:
+                changes.append(f"{key} data")
+        if changes:
+            raise ResumeError(f"the settings or data differ from the interrupted run ({', '.join(changes)})",
+                              hint="resume with the same command and flags as the interrupted run")
+        return saved["rounds"]
+
+    def weights(self, number: int) -> dict[str, torch.Tensor]:
+        return load_file(str(self.root / f"round-{number:02d}.safetensors"))
+
+    def finish(self, rounds: list[dict[str, Any]], model: torch.nn.Module) -> None:
+        """Record the round just finished: its weights, then the list of rounds, then drop what it replaces."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        number = rounds[-1]["round"]
+        name = f"round-{number:02d}.safetensors"
+        tmp = self.root / f".{name}.tmp"
+        save_file({key: value.detach().clone().contiguous() for key, value in model.state_dict().items()}, str(tmp))
+        os.replace(tmp, self.root / name)
+        with atomic_write(self.root / ROUNDS_FILE) as handle:
+            json.dump({"identity": self.identity, "rounds": rounds}, handle, indent=1)
+        shutil.rmtree(self.root / f"round-{number:02d}", ignore_errors=True)
+        for old in self.root.glob("round-*.safetensors"):
+            if old.name != name:
+                old.unlink()
+
+
+def teacher_probabilities(model: torch.nn.Module, texts: Encoded, *, config: TrainConfig, pad_id: int,
+                          precision: str) -> Any:
+    """Class probabilities (n, classes) of the unlabelled texts: batches sorted by length, with a progress bar."""
+    logits = predict_logits(model, texts, batch_size=max(32, config.batch_size), pad_id=pad_id,
+                            precision=precision, progress="pseudo-labelling")
+    return softmax(logits)
+
+
+def with_pseudo_labels(train: LabelledTexts, texts: list[str], labels: list[int], rows: list[int]) -> LabelledTexts:
+    return LabelledTexts(texts=[*train.texts, *texts], labels=[*train.labels, *labels],
+                         label_names=list(train.label_names), source=train.source, rows=[*train.rows, *rows],
+                         text_column=train.text_column, label_column=train.label_column)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in counts.items())
+
+
+def write_round_labels(path: Path, unlabelled: Any, probabilities: Any, settings: SelfTrainConfig,
+                       names: list[str]) -> None:
+    """Select the pseudo-labels of one round; write them (JSONL), then their counts per class (JSON)."""
+    selection = select_pseudo_labels(probabilities, threshold=settings.threshold, balance=settings.balance,
+                                     per_class=settings.per_class)
+    write_pseudo_labels(path, unlabelled.texts, unlabelled.rows, selection, names)
+    with atomic_write(path.with_suffix(".json")) as handle:
+        json.dump({"unlabelled": len(unlabelled), "candidates": counts_by_name(selection.candidates, names),
+                   "used": counts_by_name(selection.used, names)}, handle, indent=1)
+
+
+def read_round_labels(path: Path, train_set: LabelledTexts, settings: SelfTrainConfig, number: int,
+                      log: Callable[[str], None]) -> tuple[dict[str, Any], LabelledTexts]:
+    """The counts of one round's pseudo-labels, and the labelled training texts plus those pseudo-labels."""
+    pseudo = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    log(f"round {number}: {sum(pseudo['candidates'].values())} of {pseudo['unlabelled']} unlabelled texts "
+        f"reach confidence {settings.threshold:g} ({_counts(pseudo['candidates'])}); pseudo-labels used "
+        f"({settings.balance} balance): {_counts(pseudo['used'])}")
+    if not sum(pseudo["used"].values()):
+        log(f"round {number}: no pseudo-labels, the student learns from the labelled texts only "
+            "(lower --pseudo-threshold, or --pseudo-balance none when a class has no confident texts)")
+    texts, labels, rows = read_pseudo_labels(path, list(train_set.label_names))
+    return pseudo, with_pseudo_labels(train_set, texts, labels, rows)
+
+
+def self_train(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    train_set: LabelledTexts,
+    val_set: LabelledTexts,
+    unlabelled: Any,
+    config: TrainConfig,
+    settings: SelfTrainConfig,
+    *,
+    out: Path,
+    identity: dict[str, Any],
+    precision: str,
+    new_model: Callable[[], torch.nn.Module],
+    fingerprint: Callable[[LabelledTexts, LabelledTexts], str],
+    resume: bool = False,
+    on_round: Callable[[int, torch.nn.Module, Any], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> SelfTrainResult:
+    """Train the teacher and ``settings.rounds`` students; return the last student (its best epoch's weights).
+
+    ``new_model()`` loads the pretrained encoder with a new head (fresh students); ``on_round(number, model,
+    tokenizer)`` sees every round's model as it finishes.
+    """
+    out, names = Path(out), list(train_set.label_names)
+    pad_id = tokenizer.pad_token_id or 0
+    encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
+    val_enc = encode_texts(tokenizer, val_set.texts, val_set.labels, **encode)
+    store = RoundStore(out, identity)
+    unlabelled = unlabelled.without({*train_set.texts, *val_set.texts}, log=log)  # validation stays unseen
+    if not resume:
+        shutil.rmtree(out / PSEUDO_DIR, ignore_errors=True)
+    rounds = store.finished() if resume else []
+    if rounds:
+        model.load_state_dict(store.weights(rounds[-1]["round"]))
+        log(f"resuming self-training after round {rounds[-1]['round']}")
+    elif resume and EpochCheckpoints(out, config, "", round=0).latest() is None:
+        raise ResumeError(f"nothing to resume in {out}", expected="a self-training run (.resume/round-00 or rounds.json)",
+                          found="none", hint="run without --resume to start training")
+    unlabelled_enc = None
+    kill_after = int(os.environ.get(KILL_AFTER_LABELLING_ENV, "0") or 0)
+
+    for number in range(len(rounds), settings.rounds + 1):
+        started = time.perf_counter()
+        data, pseudo = train_set, None
+        if number > 0:
+            path = out / PSEUDO_DIR / f"round-{number:02d}.jsonl"
+            if not path.with_suffix(".json").is_file():  # the counts are written last: labels complete
+                if unlabelled_enc is None:
+                    unlabelled_enc = encode_texts(tokenizer, unlabelled.texts, [0] * len(unlabelled), **encode)
+                probabilities = teacher_probabilities(model, unlabelled_enc, config=config, pad_id=pad_id,
+                                                      precision=precision)
+                write_round_labels(path, unlabelled, probabilities, settings, names)
+                if kill_after == number:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            pseudo, data = read_round_labels(path, train_set, settings, number, log)
+            if settings.student == "fresh":
+                del model
+                seed_everything(config.seed)
+                model = new_model()
+        log(f"round {number} ({'teacher' if number == 0 else settings.student + ' student'}): "
+            f"{len(data)} training texts")
+        train_enc = encode_texts(tokenizer, data.texts, data.labels, **encode)
+        checkpoints = EpochCheckpoints(out, config, fingerprint(data, val_set), round=number)
+        state = fit(model, train_enc, val_enc, config, pad_id=pad_id, precision=precision, save_epoch=checkpoints.save,
+                    resume=checkpoints.load if resume and checkpoints.latest() is not None else None, log=log)
+        rounds.append({"round": number, "training_rows": len(data), "pseudo_labels": pseudo,
+                       "seconds": round(time.perf_counter() - started, 1), "state": state.to_dict()})
+        store.finish(rounds, model)
+        if on_round is not None:
+            on_round(number, model, tokenizer)
+    return SelfTrainResult(model, TrainState.from_dict(rounds[-1]["state"]), rounds)
+
+
+def self_training_report(rounds: list[dict[str, Any]], unlabelled: Any, settings: SelfTrainConfig,
+                         config: TrainConfig) -> dict[str, Any]:
+    """What the checkpoint records: the settings, the unlabelled file, and per round the pseudo-labels used
+    per class, the training rows, the saved epoch's validation scores, the seconds and the epoch history."""
+    report = []
+    for record in rounds:
+        state = TrainState.from_dict(record["state"])
+        saved = state.best_epoch if config.restore_best and state.best_epoch else state.epoch
+        report.append({"round": record["round"], "training_rows": record["training_rows"],
+                       "pseudo_labels": record["pseudo_labels"], "saved_epoch": saved,
+                       "metrics": state.history[saved - 1], "seconds": record["seconds"], "history": state.history})
+    return {"settings": settings.to_dict(),
+            "unlabeled": {"file": unlabelled.source, "rows": len(unlabelled), "text_column": unlabelled.text_column},
+            "rounds": report}
