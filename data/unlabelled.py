@@ -7,10 +7,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mobilebert_edge.data.columns import choose_text_column
+from edge_runtime.columns import choose_text_column
+from edge_runtime.labels import is_missing
 from mobilebert_edge.data.dataset import Log, _bad_rows_message, _plural, _read, _text_of
 from mobilebert_edge.data.errors import DataError
-from mobilebert_edge.data.labels import is_missing
 
 
 @dataclass(frozen=True)

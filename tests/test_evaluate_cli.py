@@ -74,7 +74,7 @@ def test_text_summary(capsys, tiny_bundle: Path, labelled_csv: Path) -> None:
     assert re.search(r"^negative +\d\.\d{4} +\d\.\d{4} +\d\.\d{4} +30$", out, re.M)
     assert "confusion matrix (rows: true label, columns: predicted)" in out
     assert re.search(r"calibration: ECE 0\.\d{4} \(top-label confidence, 10 equal-width bins\), Brier score 0\.\d{4}", out)
-    assert "text column 'text', label column 'label' (inferred" in err
+    assert "text column 'text' (inferred), label column 'label' (inferred); override with" in err
 
 
 def test_integer_labels_and_label_names(capsys, tmp_path: Path, tiny_bundle: Path, labelled_csv: Path) -> None:
