@@ -29,7 +29,7 @@ def batch_drift(bundle: Path, threads: int = 2) -> float:
     clf = Classifier.load(bundle, threads=threads)
     alone = np.vstack([clf.predict_proba([text], batch_size=1) for text in PROBES])
     rng = random.Random(0)
-    others = varied_texts()[:80]
+    others = [t for t in varied_texts() if t.strip()][:80]  # blank texts are refused, not classified
     worst = 0.0
     for size in (8, 32):
         for mates in (SHORT, LONG, others):

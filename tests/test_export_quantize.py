@@ -172,7 +172,7 @@ def test_gate_passes_and_reports_accuracy(tmp_path: Path, tiny_mobilebert_dir: P
 def test_cli_gate_exits_1(tmp_path: Path, tiny_mobilebert_dir: Path, capsys):
     eval_file = _write_eval(tmp_path / "eval.jsonl", ["0", "1"])  # integer label ids work too
     code = main(["export", str(tiny_mobilebert_dir), "--out", str(tmp_path / "b"), "--eval-data", str(eval_file),
-                 "--max-accuracy-drop", "-100", "--no-optimize"])
+                 "--max-accuracy-drop", "-5", "--no-optimize"])
     err = capsys.readouterr().err
     assert code == 1
     assert re.fullmatch(

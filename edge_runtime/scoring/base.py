@@ -10,7 +10,6 @@ from typing import Any
 
 from edge_runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS  # noqa: F401 (the engines' defaults)
 from edge_runtime.scoring.tables import Chunk, ScoreError
-from edge_runtime.text import is_blank
 
 DEFAULT_CHUNK_ROWS = 2048
 
@@ -61,6 +60,8 @@ class ScoreSummary:
 
 def texts_of(chunk: Chunk, text_column: str) -> tuple[list[str], list[int], list[str]]:
     """The texts to score, their row positions in the chunk, and every row's error ("" when fine)."""
+    from edge_runtime.text import is_blank  # here: profile reads its texts file without numpy or tokenizers
+
     errors = list(chunk.row_errors)
     texts: list[str] = []
     rows: list[int] = []
