@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from edge_runtime.lazy import lazy_exports
 
 __all__ = ["Classifier", "Prediction", "EdgeError", "InputError", "BundleError", "verify_bundle"]
 
@@ -20,14 +20,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'edge_runtime' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

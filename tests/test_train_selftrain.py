@@ -18,16 +18,9 @@ from mobilebert_edge.data.errors import DataError
 from mobilebert_edge.data.unlabelled import load_unlabelled
 from mobilebert_edge.train.errors import ConfigError
 from mobilebert_edge.train.pseudo_labels import SelfTrainConfig, select_pseudo_labels
+from test_train_loop import ROWS
 
 REPO = Path(__file__).resolve().parents[1]
-ROWS = [
-    ("a wonderful film, I loved every minute", "positive"),
-    ("great acting and a moving story", "positive"),
-    ("brilliant, funny and warm", "positive"),
-    ("terrible plot and wooden acting", "negative"),
-    ("an awful waste of two hours", "negative"),
-    ("dull, slow and badly written", "negative"),
-]
 
 
 def write_csv(path: Path, header: list[str], rows: list) -> Path:

@@ -9,7 +9,7 @@ pictures in ``plots.py`` with the ``report`` extra). Numpy only; names are impor
 
 from __future__ import annotations
 
-from typing import Any
+from edge_runtime.lazy import lazy_exports
 
 __all__ = ["evaluate_arrays", "evaluate_file", "format_summary", "write_report"]
 
@@ -21,14 +21,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'edge_runtime.evaluation' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -10,7 +10,7 @@ progress line (``progress.py``) each have a module; ``base.py`` holds what the e
 
 from __future__ import annotations
 
-from typing import Any
+from edge_runtime.lazy import lazy_exports
 
 __all__ = ["ScoreSummary", "print_summary", "score_file", "score_texts"]
 
@@ -22,14 +22,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'edge_runtime.scoring' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
