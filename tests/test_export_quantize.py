@@ -74,7 +74,7 @@ def test_uint8_parameters_cover_the_range_and_zero():
 
     scale, zero = uint8_parameters(-1.0, 3.0)
     assert scale == pytest.approx(4 / 255) and zero == 64
-    assert (zero - 0) * scale == pytest.approx(1.0, abs=scale)  # -1 maps to 0
+    assert (zero - 0) * scale == pytest.approx(1.0, abs=float(scale))  # -1 maps to 0
     scale, zero = uint8_parameters(2.0, 5.0)  # 0 is always representable
     assert scale == pytest.approx(5 / 255) and zero == 0
     assert uint8_parameters(0.0, 0.0) == (1.0, 0)

@@ -66,7 +66,8 @@ def test_predict_stdin_goes_on_after_a_blank_line_and_exits_1(tiny_bundle_fp32, 
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["text"] for r in records] == ["review one", "review three", "review five"]
     expected = clf.predict(["review one", "review three", "review five"])
-    assert [r["probabilities"] for r in records] == pytest.approx([p.probabilities for p in expected], abs=1e-9)
+    for record, prediction in zip(records, expected, strict=True):
+        assert record["probabilities"] == pytest.approx(prediction.probabilities, abs=1e-9)
     assert err.splitlines() == ["error: stdin line 2 is empty; not classified", "error: stdin line 4 is empty; not classified"]
 
 
