@@ -25,7 +25,7 @@ from edge_runtime.text import Batch, TextEncoder, is_blank
 KNOWN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 # A bundle whose graph was stored already optimized by onnxruntime (manifest model.optimization_level)
-# loads with only the basic passes: redoing the fusions is most of a cold start.
+# loads without graph passes: it already had them, and redoing them is a good part of a cold start.
 BAKED_LEVELS = ("extended",)
 
 
@@ -131,7 +131,7 @@ class Classifier:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         baked = (manifest.get("model") or {}).get("optimization_level") in BAKED_LEVELS
         options.graph_optimization_level = (
-            ort.GraphOptimizationLevel.ORT_ENABLE_BASIC if baked else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            ort.GraphOptimizationLevel.ORT_DISABLE_ALL if baked else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         )
         model_file = path / manifest["model"]["file"]
         try:

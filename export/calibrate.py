@@ -290,8 +290,49 @@ def fuse_integer_matmuls(path: Path) -> int:
     graph.node.extend(kept)
     if fused and not any(op.domain == "com.microsoft" for op in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    fold_biases(graph)
     onnx.save(model, str(path))
     return fused
+
+
+def fold_biases(graph) -> int:
+    """``MatMulIntegerToFloat -> Add(constant vector)`` as one MatMulIntegerToFloat with its bias input.
+
+    The kernel adds the bias while it scales the integer product, so each folded Add is one pass over
+    the activations less (MobileBERT has one per projection: 363). Returns how many were folded.
+    """
+    import onnx
+
+    initializers = {init.name: init for init in graph.initializer}
+    for node in graph.node:  # equal tensors are exported once, the other names as Identity of it
+        if node.op_type == "Identity" and node.input[0] in initializers:
+            initializers.setdefault(node.output[0], initializers[node.input[0]])
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    outputs = {value.name for value in graph.output}
+    drop, folded = set(), 0
+    for node in graph.node:
+        if node.op_type != "MatMulIntegerToFloat" or len(node.input) > 6 or node.output[0] in outputs:
+            continue
+        users = consumers.get(node.output[0], [])
+        if len(users) != 1 or users[0].op_type != "Add":
+            continue
+        add = users[0]
+        bias = add.input[1] if add.input[0] == node.output[0] else add.input[0]
+        weight, vector = initializers.get(node.input[1]), initializers.get(bias)
+        if weight is None or vector is None or tuple(vector.dims) != (weight.dims[-1],) \
+                or vector.data_type != onnx.TensorProto.FLOAT:
+            continue
+        node.input.extend([""] * (6 - len(node.input)) + [vector.name])
+        node.output[0] = add.output[0]
+        drop.add(id(add))
+        folded += 1
+    kept = [node for node in graph.node if id(node) not in drop]
+    del graph.node[:]
+    graph.node.extend(kept)
+    return folded
 
 
 def quantize_static(

@@ -23,8 +23,9 @@ ATTENTION_OPS = ("Attention", "MultiHeadAttention")
 # Stored graphs are optimized at this onnxruntime level: fusions that hold on any CPU. "all" adds
 # layout transforms specific to the exporting machine (onnxruntime warns not to store those).
 BAKE_LEVEL = "extended"
-# The level the runtime loads a baked graph with (docs/ARCHITECTURE.md, model.optimization_level).
-LOAD_LEVEL_BAKED = "basic"
+# The level the runtime loads a baked graph with (docs/ARCHITECTURE.md, model.optimization_level): none,
+# since the stored graph already had every pass that holds on any CPU (basic ones included).
+LOAD_LEVEL_BAKED = "off"
 
 
 def optimize(src: Path, out: Path, config: dict[str, Any], attention: str = "Attention") -> dict[str, Any]:

@@ -73,6 +73,15 @@ def matching_nodes(path: Path, patterns: Sequence[str]) -> list[str]:
     return [node.name for node in graph.node if any(c.search(node.name) for c in compiled)]
 
 
+def quantizer_names(path: Path, names: Sequence[str]) -> list[str]:
+    """``names`` as onnxruntime's quantizer sees them: it first rewrites each Gemm as MatMul + Add named
+    "<gemm>_MatMul" and "<gemm>_Add", and matches the nodes it must leave alone against those names."""
+    import onnx
+
+    gemms = {node.name for node in onnx.load(str(path), load_external_data=False).graph.node if node.op_type == "Gemm"}
+    return [alias for name in names for alias in ((name, f"{name}_MatMul", f"{name}_Add") if name in gemms else (name,))]
+
+
 def quantize_dynamic(
     src: Path, out: Path, *, per_channel: bool = True, op_types: tuple[str, ...] = DEFAULT_OP_TYPES,
     excluded: Sequence[str] = (),
@@ -110,7 +119,8 @@ def quantize(
     """
     if mode not in QUANTIZATIONS:
         raise InputError("unknown quantization", expected=" | ".join(QUANTIZATIONS), found=repr(mode))
-    excluded = matching_nodes(src, keep_fp32)
+    kept = matching_nodes(src, keep_fp32)
+    excluded = quantizer_names(src, kept)
     if mode == "static":
         from mobilebert_edge.export.calibrate import quantize_static
 
@@ -125,7 +135,7 @@ def quantize(
         summary = quantize_dynamic(src, out, per_channel=per_channel, op_types=op_types, excluded=excluded)
     return {
         "mode": mode, **summary, "batch_invariant_by_design": INVARIANT[mode], "per_channel": per_channel,
-        "kept_fp32": list(keep_fp32), "nodes_kept_fp32": len(excluded),
+        "kept_fp32": list(keep_fp32), "nodes_kept_fp32": len(kept),
     }
 
 

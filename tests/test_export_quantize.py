@@ -45,6 +45,12 @@ def test_int8_bundle_has_integer_matmuls_only(tiny_bundle: Path, tiny_bundle_fp3
     assert "DynamicQuantizeLinear" not in ops and "MatMulInteger" not in ops and "QuantizeLinear" in ops
     constants = {init.name for init in int8.initializer}
     assert all(set(node.input[1:]) <= constants for node in int8.node if node.op_type == "QuantizeLinear")
+    # each kernel adds its projection's bias itself: no Add of a constant right after one
+    kernels = [node for node in int8.node if node.op_type == "MatMulIntegerToFloat"]
+    assert all(len(node.input) == 7 and node.input[6] in constants for node in kernels)
+    kernel_outputs = {node.output[0] for node in kernels}
+    assert not [node.name for node in int8.node if node.op_type == "Add" and set(node.input) & kernel_outputs
+                and set(node.input) & constants]
     # int8 weights are stored as int8 initializers and the file shrank
     assert any(init.data_type == onnx.TensorProto.INT8 for init in int8.initializer)
     # (the small test vocabulary leaves the embedding table small, so the float parts weigh more)
@@ -203,3 +209,15 @@ def test_keep_fp32_leaves_matching_matmuls_in_float(tmp_path: Path, tiny_mobileb
     float_matmuls = [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in {i.name for i in graph.initializer}]
     assert float_matmuls == [f"/model/mobilebert/encoder/layer.{i}/output/dense/MatMul" for i in range(2)]
     assert report["quantization"]["nodes_kept_fp32"] == 2 and report["quantization"]["weight_matmuls_left_fp32"] == 2
+
+
+def test_keep_fp32_reaches_the_pooler_and_classifier_gemms(tmp_path: Path, tiny_mobilebert_dir: Path):
+    # onnxruntime's quantizer renames each Gemm before it matches the names to leave alone
+    report = export_bundle(tiny_mobilebert_dir, tmp_path / "b", keep_fp32=("pooler/dense|classifier",), optimize=False,
+                           log=lambda _: None)
+    graph = onnx.load(str(tmp_path / "b" / "model.onnx")).graph
+    integer = [n.name for n in graph.node if n.op_type == "MatMulIntegerToFloat"]
+    assert integer and not [name for name in integer if "pooler" in name or "classifier" in name]
+    head = [n.op_type for n in graph.node if "pooler/dense" in n.name or "classifier/" in n.name]
+    assert sorted(head) == ["FusedGemm", "Gemm"]  # float; the stored graph fused the pooler's tanh
+    assert report["quantization"]["nodes_kept_fp32"] == 2
