@@ -204,12 +204,15 @@ def export_bundle(
             if eval_texts:
                 evaluation = _evaluation(got, truth, ckpt, hf_tokenizer, eval_texts, reference=ref)
             if eval_texts and quant["accuracy_drop_points"] > max_accuracy_drop:
+                refused = out.parent / f"{out.name}.refused-int8"
+                written = _write_evaluation(refused, evaluation, out, ckpt, eval_path, "int8", len(eval_texts))
                 raise QualityGateError(
                     f"int8 quantization lost {quant['accuracy_drop_points']:.2f} accuracy points on {len(texts)} "
                     f"evaluation texts ({quant['fp32_accuracy']:.2f}% -> {quant['int8_accuracy']:.2f}%)",
                     expected=f"a drop of at most {max_accuracy_drop:g} points (--max-accuracy-drop)",
                     found=f"{quant['accuracy_drop_points']:.2f}",
-                    hint="no bundle written; export with --precision fp32, try --per-channel, or raise --max-accuracy-drop",
+                    hint=f"no bundle written (the texts int8 got wrong: {written.html}); export with --precision fp32, "
+                         "another --quantization or --keep-fp32, or raise --max-accuracy-drop",
                 )
         else:
             quant = {"applied": False}
@@ -248,12 +251,8 @@ def export_bundle(
                            "batch_invariant": gold["batch_invariant"], "examples": gold["examples"]},
             })
             if evaluation is not None:
-                evaluation["bundle"] = {"path": str(out), "precision": precision, "max_length": ckpt.max_length,
-                                        "truncation": ckpt.rule}
-                evaluation["data"] = {"path": str(eval_path)}
-                title = (f"int8 against fp32: {out.name} on {len(eval_texts)} evaluation texts" if precision == "int8"
-                         else f"{out.name} on {len(eval_texts)} evaluation texts")
-                written = write_report(folder / REPORT_FOLDER, evaluation, title=title)
+                written = _write_evaluation(folder / REPORT_FOLDER, evaluation, out, ckpt, eval_path, precision,
+                                            len(eval_texts))
                 log(f"evaluation report: {out / REPORT_FOLDER / written.html.name}"
                     + (f" ({written.note})" if written.note else ""))
     mib = 2**20
@@ -261,3 +260,14 @@ def export_bundle(
         f"(fp32 {report['sizes']['fp32_bytes'] / mib:.1f} MiB), {len(gold['examples'])} golden texts "
         f"(atol {gold['atol']:g}), {report['seconds']:.0f} s")
     return report
+
+
+def _write_evaluation(folder: Path, evaluation: dict[str, Any], out: Path, ckpt: Any, eval_path: Any,
+                      precision: str, n: int):
+    """The evaluation report of the bundle ``out`` (int8: against fp32) into ``folder``."""
+    evaluation["bundle"] = {"path": str(out), "precision": precision, "max_length": ckpt.max_length,
+                            "truncation": ckpt.rule}
+    evaluation["data"] = {"path": str(eval_path)}
+    title = (f"int8 against fp32: {out.name} on {n} evaluation texts" if precision == "int8"
+             else f"{out.name} on {n} evaluation texts")
+    return write_report(folder, evaluation, title=title)

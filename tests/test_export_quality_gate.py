@@ -84,8 +84,9 @@ def test_damaged_int8_is_refused_at_the_default_limit(checkpoints, capsys) -> No
     match = re.fullmatch(
         re.escape("error: int8 quantization lost ") + r"(\d+\.\d\d)" + re.escape(f" accuracy points on {len(ROWS)} "
         "evaluation texts (100.00% -> ") + r"(\d+\.\d\d)" + re.escape("%) (expected a drop of at most 1 points "
-        "(--max-accuracy-drop), found ") + r"(\d+\.\d\d)" + re.escape("); no bundle written; export with "
-        "--precision fp32, try --per-channel, or raise --max-accuracy-drop"), line)
+        "(--max-accuracy-drop), found ") + r"(\d+\.\d\d)" + re.escape(f"); no bundle written (the texts int8 got wrong: "
+        f"{root / 'refused.refused-int8' / 'report.html'}); export with --precision fp32, another --quantization "
+        "or --keep-fp32, or raise --max-accuracy-drop"), line)
     assert match, line
     drop, int8_accuracy, found = (float(g) for g in match.groups())
     assert drop == found == pytest.approx(100.0 - int8_accuracy) and drop >= 30.0  # ruined, not nudged

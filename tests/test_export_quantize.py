@@ -157,9 +157,14 @@ def test_gate_refuses_int8_that_loses_accuracy(tmp_path: Path, tiny_mobilebert_d
         export_bundle(tiny_mobilebert_dir, tmp_path / "bundle", eval_data=eval_file, max_accuracy_drop=-100.0,
                       optimize=False, log=lambda _: None)
     assert "(expected a drop of at most -100 points (--max-accuracy-drop)" in str(info.value)
-    assert "export with --precision fp32, try --per-channel" in str(info.value)
+    report = tmp_path / "bundle.refused-int8" / "report.html"
+    assert f"no bundle written (the texts int8 got wrong: {report}); export with --precision fp32" in str(info.value)
     assert not (tmp_path / "bundle").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle.refused-int8", "eval.jsonl"]
+    # the int8-vs-fp32 comparison a user needs to decide what to do: every evaluation text, both predictions
+    result = json.loads((report.parent / "report.json").read_text())
+    assert result["bundle"]["precision"] == "int8" and result["bundle"]["path"] == str(tmp_path / "bundle")
+    assert "int8 against fp32: bundle" in report.read_text()
 
 
 def test_gate_passes_and_reports_accuracy(tmp_path: Path, tiny_mobilebert_dir: Path):
@@ -184,8 +189,9 @@ def test_cli_gate_exits_1(tmp_path: Path, tiny_mobilebert_dir: Path, capsys):
     assert re.fullmatch(
         re.escape("error: int8 quantization lost ") + r"-?\d+\.\d\d" + re.escape(f" accuracy points on {len(TEXTS)} "
         "evaluation texts (") + r"\d+\.\d\d% -> \d+\.\d\d%" + re.escape(") (expected a drop of at most -5 points "
-        "(--max-accuracy-drop), found ") + r"-?\d+\.\d\d" + re.escape("); no bundle written; export with --precision "
-        "fp32, try --per-channel, or raise --max-accuracy-drop"), err.strip().splitlines()[-1])
+        "(--max-accuracy-drop), found ") + r"-?\d+\.\d\d" + re.escape(f"); no bundle written (the texts int8 got wrong: "
+        f"{tmp_path / 'b.refused-int8' / 'report.html'}); export with --precision fp32, another --quantization or "
+        "--keep-fp32, or raise --max-accuracy-drop"), err.strip().splitlines()[-1])
     assert not (tmp_path / "b").exists()
 
 
