@@ -148,6 +148,8 @@ LEVERS = {
     "static, minmax, pooler and classifier kept fp32": {"keep_fp32": (r"pooler/dense|classifier",)},
     "static, minmax, embeddings kept fp32": {"op_types": ("MatMul", "Attention")},
     "static, minmax, attention kept fp32": {"op_types": ("MatMul", "Gather", "EmbedLayerNormalization")},
+    "static, minmax, smoothed (SmoothQuant alpha 0.5)": {"smooth": 0.5},
+    "static, minmax, smoothed (SmoothQuant alpha 0.3)": {"smooth": 0.3},
     "qdq (onnxruntime's QDQ format), minmax": {"quantization": "qdq"},
     "dynamic, feed-forward output kept fp32 (the previous default)": {"quantization": "dynamic"},
 }

@@ -183,15 +183,7 @@ def calibrate_ranges(
     import contextlib
     import io
 
-    import onnx
-    import onnxruntime as ort
-
-    model = onnx.load(str(src))
-    model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(name) for name in tensors)
-    with tempfile.TemporaryDirectory(prefix="calibrate-", dir=src.parent) as tmp:
-        augmented = Path(tmp) / "augmented.onnx"
-        onnx.save(model, str(augmented))
-        session = ort.InferenceSession(str(augmented), providers=["CPUExecutionProvider"])
+    session = _session_with_outputs(src, tensors)
     lows = {name: np.inf for name in tensors}
     highs = {name: -np.inf for name in tensors}
     collector = None if method == "minmax" else _collector(method, percentile)
@@ -214,6 +206,40 @@ def calibrate_ranges(
     return {name: (float(found[name][0]), float(found[name][1])) for name in tensors}, count
 
 
+def _session_with_outputs(src: Path, tensors: Sequence[str]):
+    """An onnxruntime session of ``src`` that also returns the intermediate ``tensors``."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(src))
+    model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(name) for name in tensors)
+    with tempfile.TemporaryDirectory(prefix="calibrate-", dir=src.parent) as tmp:
+        augmented = Path(tmp) / "augmented.onnx"
+        onnx.save(model, str(augmented))
+        return ort.InferenceSession(str(augmented), providers=["CPUExecutionProvider"])
+
+
+def channel_ranges(
+    src: Path, tensors: Sequence[str], feeds: Iterable[dict[str, np.ndarray]], input_names: Sequence[str]
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
+    """Per-channel (last axis) minimum and maximum of each float tensor of ``src`` over ``feeds``."""
+    session = _session_with_outputs(src, tensors)
+    ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    count = 0
+    for feed in feeds:
+        values = session.run(list(tensors), {name: feed[name] for name in input_names})
+        count += 1
+        for name, value in zip(tensors, values):
+            flat = value.reshape(-1, value.shape[-1])
+            low, high = flat.min(axis=0), flat.max(axis=0)
+            if name in ranges:
+                low, high = np.minimum(ranges[name][0], low), np.maximum(ranges[name][1], high)
+            ranges[name] = (low, high)
+    if count == 0:
+        raise ValueError("no calibration texts")
+    return ranges, count
+
+
 def uint8_parameters(low: float, high: float) -> tuple[np.float32, np.uint8]:
     """Scale and zero point of DynamicQuantizeLinear's uint8 scheme for the range [low, high] (0 included)."""
     low, high = min(low, 0.0), max(high, 0.0)
@@ -222,13 +248,20 @@ def uint8_parameters(low: float, high: float) -> tuple[np.float32, np.uint8]:
     return scale, zero_point
 
 
-def freeze_activation_scales(path: Path, ranges: dict[str, tuple[float, float]]) -> int:
-    """Replace each DynamicQuantizeLinear by a QuantizeLinear with constants from ``ranges``; return how many."""
+def freeze_activation_scales(
+    path: Path, ranges: dict[str, tuple[float, float]], factors: dict[str, np.ndarray] | None = None
+) -> int:
+    """Replace each DynamicQuantizeLinear by a QuantizeLinear with constants from ``ranges``; return how many.
+
+    A tensor with smoothing ``factors`` (export/smooth.py) is quantized per channel with scale
+    ``scale * s_j``: its integer kernels read ``x / s`` with the one ``scale`` they are given.
+    """
     import onnx
     from onnx import helper, numpy_helper
 
     model = onnx.load(str(path))
     graph = model.graph
+    factors = factors or {}
     nodes, frozen = [], 0
     for node in graph.node:
         if node.op_type != "DynamicQuantizeLinear":
@@ -238,8 +271,16 @@ def freeze_activation_scales(path: Path, ranges: dict[str, tuple[float, float]])
         quantized, scale_name, zero_name = node.output
         graph.initializer.extend([numpy_helper.from_array(np.array(scale, np.float32), scale_name),
                                   numpy_helper.from_array(np.array(zero_point, np.uint8), zero_name)])
-        nodes.append(helper.make_node("QuantizeLinear", [node.input[0], scale_name, zero_name], [quantized],
-                                      name=f"{node.name}_static" if node.name else ""))
+        inputs, attributes = [node.input[0], scale_name, zero_name], {}
+        s = factors.get(node.input[0])
+        if s is not None:
+            inputs[1:] = [f"{scale_name}_per_channel", f"{zero_name}_per_channel"]
+            graph.initializer.extend([
+                numpy_helper.from_array((scale * s).astype(np.float32), inputs[1]),
+                numpy_helper.from_array(np.full(s.shape, zero_point, np.uint8), inputs[2])])
+            attributes["axis"] = -1
+        nodes.append(helper.make_node("QuantizeLinear", inputs, [quantized],
+                                      name=f"{node.name}_static" if node.name else "", **attributes))
         frozen += 1
     del graph.node[:]
     graph.node.extend(nodes)
@@ -338,19 +379,41 @@ def fold_biases(graph) -> int:
 def quantize_static(
     src: Path, out: Path, feeds: Iterable[dict[str, np.ndarray]], input_names: Sequence[str], *,
     method: str = "minmax", per_channel: bool = True, op_types: tuple[str, ...], excluded: Sequence[str] = (),
-    percentile: float = DEFAULT_PERCENTILE,
+    percentile: float = DEFAULT_PERCENTILE, smooth: float | None = None,
 ) -> dict[str, Any]:
     """Dynamic quantization's integer kernels with activation scales calibrated on ``feeds`` (one unpadded
-    text each) and frozen into the graph; return what was done."""
+    text each) and frozen into the graph; return what was done.
+
+    ``smooth`` (0..1, minmax calibration only): SmoothQuant's alpha (export/smooth.py); None: off.
+    """
     import onnx
 
     if method not in CALIBRATION_METHODS:
         raise ValueError(f"calibration method must be one of {CALIBRATION_METHODS}, got {method!r}")
+    if smooth is not None and (method != "minmax" or not 0 <= smooth <= 1):
+        raise ValueError(f"smoothing needs minmax calibration and an alpha in [0, 1], got {method!r}, {smooth!r}")
     quantize_dynamic(src, out, per_channel=per_channel, op_types=op_types, excluded=excluded)
     graph = onnx.load(str(out), load_external_data=False).graph
     tensors = sorted({node.input[0] for node in graph.node if node.op_type == "DynamicQuantizeLinear"})
-    ranges, count = calibrate_ranges(src, tensors, feeds, input_names, method=method, percentile=percentile)
-    frozen = freeze_activation_scales(out, ranges)
+    smoothing = None
+    if smooth is None:
+        ranges, count = calibrate_ranges(src, tensors, feeds, input_names, method=method, percentile=percentile)
+        frozen = freeze_activation_scales(out, ranges)
+    else:
+        from mobilebert_edge.export import smooth as smooth_mod
+
+        channels, count = channel_ranges(src, tensors, feeds, input_names)
+        source = onnx.load(str(src), load_external_data=False).graph
+        consumers = smooth_mod.weight_consumers(source, tensors, set(excluded))
+        factors = smooth_mod.smoothing_factors(source, channels, consumers, smooth)
+        with tempfile.TemporaryDirectory(prefix="smooth-", dir=out.parent) as tmp:
+            scaled = Path(tmp) / "smoothed.onnx"
+            weights = smooth_mod.scale_weights(src, scaled, consumers, factors)
+            quantize_dynamic(scaled, out, per_channel=per_channel, op_types=op_types, excluded=excluded)
+        _check_smoothed_readers(out, consumers, factors)
+        ranges = {t: smooth_mod.smoothed_range(*channels[t], factors.get(t)) for t in tensors}
+        frozen = freeze_activation_scales(out, ranges, factors)
+        smoothing = smooth_mod.summary(factors, smooth, weights)
     fuse_integer_matmuls(out)
     return {
         "method": "static: onnxruntime's integer kernels (QAttention, MatMulInteger) with activation scales "
@@ -358,4 +421,22 @@ def quantize_static(
         "op_types": list(op_types),
         "calibration": {"method": method, "texts": count, "activations": frozen,
                         **({"percentile": percentile} if method == "percentile" else {})},
+        "smoothing": smoothing,
     }
+
+
+def _check_smoothed_readers(path: Path, consumers: dict[str, list], factors: dict[str, np.ndarray]) -> None:
+    """Every integer kernel reading a smoothed activation must be one whose weight took the factors."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    quantized = {node.output[0]: node.input[0] for node in graph.node
+                 if node.op_type == "DynamicQuantizeLinear" and node.input[0] in factors}
+    readers: dict[str, int] = {}
+    for node in graph.node:
+        for name in set(node.input) & set(quantized):
+            readers[quantized[name]] = readers.get(quantized[name], 0) + 1
+    for tensor in factors:
+        if readers.get(tensor, 0) != len(consumers[tensor]):
+            raise RuntimeError(f"smoothing: {tensor} is read by {readers.get(tensor, 0)} integer kernels, "
+                               f"but {len(consumers[tensor])} weights were scaled")

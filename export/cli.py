@@ -35,6 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: the evaluation texts); labels are not used",
     )
     model.add_argument(
+        "--smooth", type=float, default=None, metavar="ALPHA",
+        help="static int8: move activation outliers into the weights (SmoothQuant) with this alpha in [0, 1] "
+        "(default: the measured default; --no-smooth turns it off)",
+    )
+    model.add_argument("--no-smooth", dest="smooth", action="store_const", const=-1.0,
+                       help="static int8 without smoothing")
+    model.add_argument(
         "--per-channel", action=argparse.BooleanOptionalAction, default=True,
         help="int8 weight scales per output channel (default) or one per tensor (--no-per-channel)",
     )
@@ -78,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     options = {}
     if args.calibration is not None:
         options["calibration"] = args.calibration
+    if args.smooth is not None:
+        options["smooth"] = None if args.smooth == -1.0 else args.smooth
     if args.keep_fp32 is not None:
         options["keep_fp32"] = tuple(p for p in args.keep_fp32 if p != "none")
     report = export_bundle(

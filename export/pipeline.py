@@ -24,6 +24,7 @@ from mobilebert_edge.export.quantize import (
     quantize as quantize_graph, structure,
 )
 from mobilebert_edge.export.calibrate import CALIBRATION_METHODS, DEFAULT_CALIBRATION
+from mobilebert_edge.export.smooth import DEFAULT_SMOOTH
 
 PRECISIONS = ("int8", "fp32")
 CALIBRATION_TEXTS = 256  # at most this many calibration texts are run (one per batch, unpadded)
@@ -62,6 +63,7 @@ def export_bundle(
     quantization: str = DEFAULT_QUANTIZATION,
     calibration: str = DEFAULT_CALIBRATION,
     calibration_data: str | Path | None = None,
+    smooth: float | None | str = "default",
     per_channel: bool = True,
     optimize: bool = True,
     optimized_graph: bool = True,
@@ -80,7 +82,8 @@ def export_bundle(
     """Export ``checkpoint`` to the bundle folder ``out``; return the export report.
 
     int8 is ``quantization`` "static" (activation scales calibrated with ``calibration`` on
-    ``calibration_data``, default the evaluation texts) or "dynamic". With ``optimized_graph`` the stored
+    ``calibration_data``, default the evaluation texts; ``smooth``: SmoothQuant's alpha, None for off,
+    "default" for ``DEFAULT_SMOOTH`` with minmax static int8) or "dynamic". With ``optimized_graph`` the stored
     model is the graph as onnxruntime optimizes it (level "extended"), which the runtime then loads
     without redoing it; every measurement in the report is made on the stored file, loaded the way the
     runtime loads it.
@@ -97,6 +100,13 @@ def export_bundle(
     if calibration not in CALIBRATION_METHODS:
         raise InputError("unknown calibration method", expected=" | ".join(CALIBRATION_METHODS), found=repr(calibration))
     static = precision == "int8" and quantization != "dynamic"
+    if smooth == "default":
+        smooth = DEFAULT_SMOOTH if quantization == "static" and calibration == "minmax" else None
+    elif smooth is not None and (quantization != "static" or calibration != "minmax"
+                                 or isinstance(smooth, bool) or not isinstance(smooth, (int, float))
+                                 or not 0 <= smooth <= 1):
+        raise InputError("--smooth needs --quantization static, minmax calibration and an alpha in [0, 1]",
+                         expected="e.g. --smooth 0.5", found=f"{smooth!r} with {quantization}, {calibration}")
     keep_fp32 = DEFAULT_KEEP_FP32[quantization] if keep_fp32 is None else tuple(keep_fp32)
     compile_patterns(keep_fp32)
     out = Path(out)
@@ -167,6 +177,7 @@ def export_bundle(
             quant = quantize_graph(
                 fp32, int8, mode=quantization, per_channel=per_channel, op_types=tuple(op_types), keep_fp32=keep_fp32,
                 feeds=(encoder.batch([text]) for text in calib), input_names=names, calibration=calibration,
+                smooth=smooth if quantization == "static" else None,
             )
             if static:
                 quant["calibration"]["source"] = calibration_source if calibration_texts else "built-in check texts"

@@ -111,11 +111,13 @@ def quantize(
     src: Path, out: Path, *, mode: str = DEFAULT_QUANTIZATION, per_channel: bool = True,
     op_types: tuple[str, ...] = DEFAULT_OP_TYPES, keep_fp32: Sequence[str] = (),
     feeds: Iterable[dict[str, np.ndarray]] = (), input_names: Sequence[str] = (), calibration: str = "minmax",
+    smooth: float | None = None,
 ) -> dict[str, Any]:
     """Quantize ``src`` to int8 (``mode`` static or dynamic) into ``out``; return a summary.
 
     Nodes whose name matches one of the regular expressions ``keep_fp32`` stay in float. The static
-    modes calibrate on ``feeds`` (unpadded single texts with the graph's ``input_names``) with ``calibration``.
+    modes calibrate on ``feeds`` (unpadded single texts with the graph's ``input_names``) with ``calibration``;
+    ``smooth`` is the static mode's SmoothQuant alpha (None: off).
     """
     if mode not in QUANTIZATIONS:
         raise InputError("unknown quantization", expected=" | ".join(QUANTIZATIONS), found=repr(mode))
@@ -125,7 +127,7 @@ def quantize(
         from mobilebert_edge.export.calibrate import quantize_static
 
         summary = quantize_static(src, out, feeds, input_names, method=calibration, per_channel=per_channel,
-                                  op_types=op_types, excluded=excluded)
+                                  op_types=op_types, excluded=excluded, smooth=smooth)
     elif mode == "qdq":
         from mobilebert_edge.export.calibrate import quantize_qdq
 

@@ -34,6 +34,12 @@ def test_cli_user_errors_exit_1(tmp_path: Path, tiny_mobilebert_dir: Path, capsy
         (["export", str(tiny_mobilebert_dir), "--out", str(tmp_path / "b"), "--keep-fp32", "layer.(", "--no-optimize"],
          "error: invalid --keep-fp32 pattern (expected a Python regular expression, found 'layer.(' "
          "(missing ), unterminated subpattern at position 6))"),
+        (["export", str(tiny_mobilebert_dir), "--out", str(tmp_path / "b"), "--smooth", "0.5", "--quantization", "dynamic"],
+         "error: --smooth needs --quantization static, minmax calibration and an alpha in [0, 1] "
+         "(expected e.g. --smooth 0.5, found 0.5 with dynamic, minmax)"),
+        (["export", str(tiny_mobilebert_dir), "--out", str(tmp_path / "b"), "--smooth", "1.5"],
+         "error: --smooth needs --quantization static, minmax calibration and an alpha in [0, 1] "
+         "(expected e.g. --smooth 0.5, found 1.5 with static, minmax)"),
     ]
     for argv, message in cases:
         assert main(argv) == 1
