@@ -215,8 +215,7 @@ def export_bundle(
             if eval_texts:
                 evaluation = _evaluation(got, truth, ckpt, hf_tokenizer, eval_texts, reference=ref)
             if eval_texts and quant["accuracy_drop_points"] > max_accuracy_drop:
-                refused = out.parent / f"{out.name}.refused-int8"
-                written = _write_evaluation(refused, evaluation, out, ckpt, eval_path, "int8", len(eval_texts))
+                written = _write_evaluation(_refused_folder(out), evaluation, out, ckpt, eval_path, "int8", len(eval_texts))
                 raise QualityGateError(
                     f"int8 quantization lost {quant['accuracy_drop_points']:.2f} accuracy points on {len(texts)} "
                     f"evaluation texts ({quant['fp32_accuracy']:.2f}% -> {quant['int8_accuracy']:.2f}%)",
@@ -266,11 +265,17 @@ def export_bundle(
                                             len(eval_texts))
                 log(f"evaluation report: {out / REPORT_FOLDER / written.html.name}"
                     + (f" ({written.note})" if written.note else ""))
+    shutil.rmtree(_refused_folder(out), ignore_errors=True)  # a refusal's report, now out of date
     mib = 2**20
     log(f"bundle {out}: {precision}, model {report['sizes']['model_bytes'] / mib:.1f} MiB "
         f"(fp32 {report['sizes']['fp32_bytes'] / mib:.1f} MiB), {len(gold['examples'])} golden texts "
         f"(atol {gold['atol']:g}), {report['seconds']:.0f} s")
     return report
+
+
+def _refused_folder(out: Path) -> Path:
+    """Where a refused int8 export leaves its int8-vs-fp32 report."""
+    return out.parent / f"{out.name}.refused-int8"
 
 
 def _write_evaluation(folder: Path, evaluation: dict[str, Any], out: Path, ckpt: Any, eval_path: Any,

@@ -92,8 +92,10 @@ def test_damaged_int8_is_refused_at_the_default_limit(checkpoints, capsys) -> No
     assert drop == found == pytest.approx(100.0 - int8_accuracy) and drop >= 30.0  # ruined, not nudged
 
     # the same model passes once the limit is above the measured drop, and fails just below it
+    assert (root / "refused.refused-int8" / "report.html").is_file()
     code, _, manifest = export(capsys, outliers, out, "--no-per-channel", "--max-accuracy-drop", f"{drop + 0.01}")
     assert code == 0 and manifest["report"]["quantization"]["accuracy_drop_points"] == pytest.approx(drop, abs=0.01)
+    assert not (root / "refused.refused-int8").exists()  # the refusal's report went with the refusal
     code, _, _ = export(capsys, outliers, root / "refused-again", "--no-per-channel", "--max-accuracy-drop",
                         f"{drop - 0.01}")
     assert code == 1 and not (root / "refused-again").exists()
