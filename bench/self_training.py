@@ -107,7 +107,7 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
             "pseudo": [r["pseudo_labels"]["used"] if r["pseudo_labels"] else None for r in rounds],
             "round_seconds": [r["seconds"] for r in rounds], "scoring_seconds": sum(scoring),
             "train_seconds": time.perf_counter() - started - sum(scoring),
-            "train_cpu_seconds": time.process_time() - cpu}
+            "train_cpu_seconds": time.process_time() - cpu, "revision": git_revision()}
 
 
 def mean_sd(values: list[float]) -> str:
@@ -120,24 +120,23 @@ def pseudo_text(used: dict | None) -> str:
     return "–" if used is None else " / ".join(f"{n:,}" for n in used.values())
 
 
-def render(args, rows: list[dict], files: dict, slice_size: int, precision: str) -> str:
+def render(args, rows: list[dict], slice_size: int, precision: str) -> str:
     """The section: every run, then the headline (mean ± sd over seeds) and the verdict."""
     runs = ["| labelled | variant | seed | pseudo-labels per class, by round | held-out accuracy by round (0 = no unlabelled) "
-            "| validation accuracy by round | train wall time (teacher + students) | train CPU time |",
-            "| ---: | --- | ---: | --- | --- | --- | ---: | ---: |"]
+            "| validation accuracy by round | train wall time (teacher + students) | train CPU time | revision |",
+            "| ---: | --- | ---: | --- | --- | --- | ---: | ---: | --- |"]
     for row in rows:
         runs.append(f"| {row['labelled']:,} | {row['variant']} | {row['seed']} | "
                     f"{', '.join(pseudo_text(u) for u in row['pseudo'][1:])} | "
                     f"{' → '.join(f'{100 * a:.2f}%' for a in row['heldout'])} | "
                     f"{' → '.join(f'{100 * a:.2f}%' for a in row['val'])} | {row['train_seconds']:.0f} s "
-                    f"({' + '.join(f'{s:.0f}' for s in row['round_seconds'])}) | {row['train_cpu_seconds']:.0f} s |")
+                    f"({' + '.join(f'{s:.0f}' for s in row['round_seconds'])}) | {row['train_cpu_seconds']:.0f} s | "
+                    f"{row.get('revision', '?')} |")
     headline = ["| labelled | unlabelled | seeds | without unlabelled (round 0) | self-trained (default settings) "
                 "| gain (points) | train wall time |", "| ---: | ---: | ---: | --- | --- | ---: | ---: |"]
     verdicts = []
-    for size in args.sizes:
-        group = [row for row in rows if row["variant"] == "default" and row["labelled"] == files[f"{size}-rows"]]
-        if not group:
-            continue
+    for labelled in sorted({row["labelled"] for row in rows if row["variant"] == "default"}, reverse=True):
+        group = [row for row in rows if row["variant"] == "default" and row["labelled"] == labelled]
         before, after = [row["heldout"][0] for row in group], [row["heldout"][-1] for row in group]
         gain = 100 * (statistics.mean(after) - statistics.mean(before))
         headline.append(f"| {group[0]['labelled']:,} | {args.unlabeled:,} | {len(group)} | {mean_sd(before)} | "
@@ -159,7 +158,8 @@ smaller labelled sets are stratified subsets of the 800, validated on the same 2
 autocast ({precision}) after every round, so round 0 is the same run without unlabelled texts. Default
 settings: threshold {defaults.threshold:g}, {defaults.balance} balance, {defaults.rounds} round, {defaults.student}
 student; a variant changes one of them. Train wall time is the whole `train --unlabeled` run (data, teacher,
-labelling, students, saving) without the held-out scoring; round seconds in brackets.
+labelling, students, saving) without the held-out scoring; round seconds in brackets. Runs accumulate in
+`{args.runs}/results.json` (a run already there is kept, not repeated); the last command:
 
 ```
 {command_line()}
@@ -199,17 +199,23 @@ def main() -> int:
     runs = Path(args.runs)
     files = prepare_data(runs / "data", sorted({*args.sizes, args.variant_labeled}), args.unlabeled)
     table, precision = heldout(args.heldout), resolve_precision("auto")
-    plan = [(size, "default", int(seed)) for size in args.sizes for seed in args.seeds.split(",")]
+    plan = [(size, "default", int(seed)) for size in args.sizes for seed in filter(None, args.seeds.split(","))]
     plan += [(args.variant_labeled, spec, args.variant_seed) for spec in filter(None, args.variants.split(","))]
     for _, spec, _ in plan:
         parse_variant(spec)  # a typo fails before hours of training
-    rows = []
+    # Runs already in RUNS/results.json (same labelled size, variant and seed) are kept, not repeated,
+    # so the benchmark can be extended or resumed one run at a time.
+    saved = runs / "results.json"
+    rows = json.loads(saved.read_text()) if saved.exists() else []
     for size, spec, seed in plan:
+        if any((row["labelled"], row["variant"], row["seed"]) == (files[f"{size}-rows"], spec, seed) for row in rows):
+            print(f"== {size} labelled, {spec}, seed {seed}: in {saved}, kept", file=sys.stderr, flush=True)
+            continue
         print(f"== {size} labelled, {spec}, seed {seed}", file=sys.stderr, flush=True)
         rows.append(one_run(args, files, size, spec, seed, model, table, precision))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-        (runs / "results.json").write_text(json.dumps(rows, indent=1))
-    body = render(args, rows, files, len(table), precision)
+        saved.write_text(json.dumps(rows, indent=1))
+    body = render(args, rows, len(table), precision)
     write_section(args.section, body, path=args.benchmarks_md)
     print(body)
     return 0
