@@ -70,6 +70,8 @@ def main() -> int:
     parser.add_argument("--report-only", action="store_true",
                         help="no training: rebuild the section and plot from RUNS/results.json (e.g. after an interrupted run)")
     parser.add_argument("--revision", help="with --report-only: the revision the runs were made at")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted size from its last epoch (RUNS/nN/.resume) instead of restarting it")
     args = parser.parse_args()
     if args.report_only:
         from bench.heldout import HELDOUT_SIZE, training_pool
@@ -100,19 +102,29 @@ def main() -> int:
     val_csv = write_csv(validation, runs / "validation.csv")
     slice_ = heldout(args.heldout)
     precision = resolve_precision("auto")
-    rows = []
+    # sizes already in RUNS/results.json are kept, not retrained: the curve can grow one size at a time
+    saved = runs / "results.json"
+    rows = json.loads(saved.read_text()) if saved.exists() else []
     for n in sizes:
+        if any(row["n"] == n for row in rows):
+            print(f"n={n}: in {saved}, kept", file=sys.stderr, flush=True)
+            continue
         train_csv = write_csv(train_pool.iloc[:n], runs / f"train-{n}.csv")
         config = resolve_config(None, model=model, threads=args.threads)
+        resumed = args.resume and (runs / f"n{n}" / ".resume").is_dir()
         started, cpu_started = time.perf_counter(), time.process_time()
-        result = train_run(config, data=str(train_csv), val_data=str(val_csv), out=runs / f"n{n}", overwrite=True)
+        result = train_run(config, data=str(train_csv), val_data=str(val_csv), out=runs / f"n{n}",
+                           resume=resumed, overwrite=not resumed)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         held = score_on_slice(result.out, result.model, result.tokenizer, slice_, precision=precision)
         rows.append({"n": n, "epochs_run": len(result.history), "saved_epoch": result.saved_epoch,
                      "val_accuracy": result.metrics["val_accuracy"], "heldout_accuracy": held["accuracy"],
-                     "heldout_macro_f1": held["macro_f1"], "train_seconds": wall, "train_cpu_seconds": cpu})
+                     "heldout_macro_f1": held["macro_f1"], "train_seconds": wall, "train_cpu_seconds": cpu,
+                     "run": "resumed (times after the resume)" if resumed else "uninterrupted",
+                     "revision": git_revision()})
+        rows.sort(key=lambda row: row["n"])
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-        (runs / "results.json").write_text(json.dumps(rows, indent=1))
+        saved.write_text(json.dumps(rows, indent=1))
         del result
         plot(rows, Path(args.plot))
 
@@ -140,10 +152,11 @@ def training_command() -> str:
 def report(rows: list[dict], args: argparse.Namespace, *, heldout_size: int, pool_size: int, revision: str,
            command: str) -> None:
     """Write section ``learning-curve`` of docs/BENCHMARKS.md from the result rows."""
-    table = ["| training reviews | epochs run (saved) | validation accuracy (500) | held-out accuracy | held-out macro-F1 | train wall time | train CPU time |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    table = ["| training reviews | epochs run (saved) | validation accuracy (500) | held-out accuracy | held-out macro-F1 "
+             "| train wall time | train CPU time | run |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     table += [f"| {r['n']:,} | {r['epochs_run']} ({r['saved_epoch']}) | {r['val_accuracy']:.4f} | {r['heldout_accuracy']:.4f} | "
-              f"{r['heldout_macro_f1']:.4f} | {r['train_seconds']:.0f} s | {r['train_cpu_seconds']:.0f} s |" for r in rows]
+              f"{r['heldout_macro_f1']:.4f} | {r['train_seconds']:.0f} s | {r['train_cpu_seconds']:.0f} s | "
+              f"{r.get('run', 'uninterrupted')}{', ' + r['revision'] if r.get('revision') else ''} |" for r in rows]
     body = f"""## learning-curve: held-out accuracy against training reviews (default preset)
 
 Machine: {machine_summary()}. Revision {revision}. {args.threads} torch threads.
