@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ def machine_summary() -> str:
 
 def command_line() -> str:
     """The command that ran this process, as a user would type it from the repository root."""
-    return " ".join(["python", *sys.argv]) if sys.argv else "python"
+    return shlex.join(["python", *sys.argv]) if sys.argv else "python"
 
 
 def _revision_now() -> str:
