@@ -288,6 +288,15 @@ def freeze_activation_scales(
     return frozen
 
 
+def readers_of(graph) -> dict[str, list]:
+    """For each tensor name, the nodes that read it, in graph order (once per input that names it)."""
+    readers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    return readers
+
+
 def fuse_integer_matmuls(path: Path) -> int:
     """MatMulInteger -> Cast -> Mul(Mul(a_scale, b_scale)) with constant scales, as one MatMulIntegerToFloat.
 
@@ -301,10 +310,7 @@ def fuse_integer_matmuls(path: Path) -> int:
     graph = model.graph
     constants = {init.name for init in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = readers_of(graph)
     drop, fused = set(), 0
     for node in list(graph.node):
         if node.op_type != "MatMulInteger" or len(consumers.get(node.output[0], [])) != 1:
@@ -348,10 +354,7 @@ def fold_biases(graph) -> int:
     for node in graph.node:  # equal tensors are exported once, the other names as Identity of it
         if node.op_type == "Identity" and node.input[0] in initializers:
             initializers.setdefault(node.output[0], initializers[node.input[0]])
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = readers_of(graph)
     outputs = {value.name for value in graph.output}
     drop, folded = set(), 0
     for node in graph.node:
@@ -430,12 +433,11 @@ def _check_smoothed_readers(path: Path, consumers: dict[str, list], factors: dic
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
-    quantized = {node.output[0]: node.input[0] for node in graph.node
-                 if node.op_type == "DynamicQuantizeLinear" and node.input[0] in factors}
+    kernels = readers_of(graph)
     readers: dict[str, int] = {}
     for node in graph.node:
-        for name in set(node.input) & set(quantized):
-            readers[quantized[name]] = readers.get(quantized[name], 0) + 1
+        if node.op_type == "DynamicQuantizeLinear" and node.input[0] in factors:
+            readers[node.input[0]] = len({id(kernel) for kernel in kernels.get(node.output[0], [])})
     for tensor in factors:
         if readers.get(tensor, 0) != len(consumers[tensor]):
             raise RuntimeError(f"smoothing: {tensor} is read by {readers.get(tensor, 0)} integer kernels, "

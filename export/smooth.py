@@ -26,18 +26,18 @@ DEFAULT_SMOOTH: float | None = None
 def weight_consumers(graph, tensors: list[str], excluded: set[str]) -> dict[str, list]:
     """For each tensor, the nodes that quantization turns into integer kernels reading it, when all of
     them are MatMul or Attention with a constant 2-D weight used nowhere else; other tensors are left out."""
+    from mobilebert_edge.export.calibrate import readers_of
+
     initializers = {init.name: init for init in graph.initializer}
-    uses: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            uses[name] = uses.get(name, 0) + 1
+    reading = readers_of(graph)
     found: dict[str, list] = {}
     for tensor in tensors:
-        readers = [node for node in graph.node if tensor in node.input and node.name not in excluded]
+        distinct = {id(node): node for node in reading.get(tensor, [])}.values()  # graph order
+        readers = [node for node in distinct if node.name not in excluded]
         weighted = [node for node in readers if node.op_type in SMOOTHABLE_OPS + ("Gemm",)]
         if not weighted or any(
             node.op_type not in SMOOTHABLE_OPS or node.input[0] != tensor or node.input[1] not in initializers
-            or len(initializers[node.input[1]].dims) != 2 or uses[node.input[1]] != 1
+            or len(initializers[node.input[1]].dims) != 2 or len(reading[node.input[1]]) != 1
             for node in weighted
         ):
             continue
@@ -76,8 +76,8 @@ def scale_weights(src: Path, out: Path, consumers: dict[str, list], factors: dic
     for tensor, s in factors.items():
         for node in consumers[tensor]:
             init = initializers[node.input[1]]
-            weight = numpy_helper.to_array(init) * s[:, None]
-            init.CopyFrom(numpy_helper.from_array(weight.astype(numpy_helper.to_array(init).dtype), init.name))
+            weight = numpy_helper.to_array(init)
+            init.CopyFrom(numpy_helper.from_array((weight * s[:, None]).astype(weight.dtype), init.name))
             scaled += 1
     onnx.save(model, str(out))
     return scaled
