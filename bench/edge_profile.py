@@ -188,11 +188,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     given = [a for a in (sys.argv[1:] if argv is None else argv) if a not in ("--no-write", "--report-only")]
     command = " ".join(["flock /tmp/mbe-heavy.lock python -m bench.edge_profile", *given])
-    if args.report_only:
-        results = json.loads((args.work / "results.json").read_text(encoding="utf-8"))
-        section = render(results, command)
-        print(section) if args.no_write else write_section("edge-profile", section)
-        return 0
+    if not args.report_only:
+        measure_all(args)
+    section = render(json.loads((args.work / "results.json").read_text(encoding="utf-8")), command)
+    if args.no_write:
+        print(section)
+    else:
+        write_section("edge-profile", section)
+    return 0
+
+
+def measure_all(args: argparse.Namespace) -> None:
+    """Every measurement, into WORK/results.json."""
     args.work.mkdir(parents=True, exist_ok=True)
     log = args.work / "bench.log"
     paths = prepare(args.work, log)
@@ -215,12 +222,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["sweep"].append(found)
         print("sweep", json.dumps(found), flush=True)
     (args.work / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
-    section = render(results, command)
-    if args.no_write:
-        print(section)
-    else:
-        write_section("edge-profile", section)
-    return 0
 
 
 if __name__ == "__main__":
