@@ -65,6 +65,29 @@ def test_equal_balance_keeps_the_most_confident_of_each_class() -> None:
     assert select_pseudo_labels(PROBS, threshold=0.96, balance="equal").indices == []
 
 
+def test_fraction_keeps_each_class_its_share_of_the_most_confident() -> None:
+    # 7 texts, fraction 0.6: int(4.2) // 2 = 2 per class at most, whatever the probabilities reach
+    chosen = select_pseudo_labels(PROBS, fraction=0.6, balance="none")
+    assert chosen.candidates == [3, 4] and chosen.used == [2, 2]
+    assert chosen.indices == [0, 3, 4, 5]
+    # the threshold still applies first: only 0 reaches 0.9 among the negatives
+    assert select_pseudo_labels(PROBS, threshold=0.9, fraction=0.6, balance="none").used == [1, 2]
+
+
+def test_fraction_does_not_collapse_under_an_underconfident_teacher() -> None:
+    # a teacher whose negatives never reach 0.9: a threshold with equal balance keeps almost nothing,
+    # the share rule keeps the same share of both classes
+    rng = np.random.default_rng(0)
+    negatives = rng.uniform(0.55, 0.91, 500)
+    positives = rng.uniform(0.6, 0.999, 500)
+    probs = np.concatenate([np.stack([negatives, 1 - negatives], 1), np.stack([1 - positives, positives], 1)])
+    assert select_pseudo_labels(probs, threshold=0.9, balance="equal").used == [21, 21]
+    chosen = select_pseudo_labels(probs, fraction=0.8)
+    assert chosen.used == [400, 400]
+    kept_negatives = negatives[[i for i in chosen.indices if i < 500]]
+    assert kept_negatives.min() >= np.sort(negatives)[100]  # the 400 most confident of the 500
+
+
 def test_per_class_cap_takes_the_top_k() -> None:
     chosen = select_pseudo_labels(PROBS, threshold=0.6, balance="none", per_class=3)
     assert chosen.used == [2, 3] and chosen.indices == [0, 1, 3, 4, 5]
@@ -90,6 +113,7 @@ def test_pseudo_label_files_round_trip_any_text(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("values, message", [
     ({"threshold": 1.0}, "invalid threshold (expected a probability in [0, 1), e.g. 0.9, found 1.0)"),
+    ({"fraction": 0.0}, "invalid fraction (expected a share of the unlabelled texts in (0, 1], e.g. 0.8, found 0.0)"),
     ({"balance": "even"}, "invalid balance (expected equal | none, found 'even')"),
     ({"per_class": 0}, "invalid per_class (expected an integer >= 1, or nothing for no cap, found 0)"),
     ({"rounds": 0}, "invalid rounds (expected an integer in 1..10, found 0)"),
@@ -175,20 +199,21 @@ def test_self_trained_checkpoint_records_pseudo_labels_exports_and_checks(model_
     printed = capsys.readouterr()
     manifest = json.loads((out / "mobilebert_edge.json").read_text())
     report = manifest["self_training"]
-    assert report["settings"] == {"threshold": 0.55, "balance": "equal", "per_class": None, "rounds": 1,
-                                  "student": "fresh"}
+    assert report["settings"] == {"threshold": 0.55, "fraction": 0.8, "balance": "equal", "per_class": None,
+                                  "rounds": 1, "student": "fresh"}
     assert report["unlabeled"] == {"file": str(files[1]), "rows": 25, "text_column": "text"}
     teacher, student = report["rounds"]
     assert teacher["pseudo_labels"] is None and teacher["training_rows"] == 20
     used = student["pseudo_labels"]["used"]
     pseudo = [json.loads(line) for line in (out / "pseudo_labels" / "round-01.jsonl").read_text().splitlines()]
-    assert used["negative"] == used["positive"] > 0  # equal balance
+    assert 9 >= used["negative"] == used["positive"] > 0  # equal balance, at most 0.8 * 24 / 2 each
     assert {name: sum(p["label"] == name for p in pseudo) for name in used} == used
     assert student["training_rows"] == 20 + len(pseudo)
     assert all(p["confidence"] >= 0.55 and p["text"].endswith(f"number {p['row'] - 1}") for p in pseudo)
     assert f"{files[1]}: left out 1 text also in the labelled data" in printed.err  # it may be a validation text
     assert student["pseudo_labels"]["unlabelled"] == 24
-    assert f"pseudo-labels used (equal balance): negative {used['negative']}, positive {used['positive']}" in printed.err
+    assert (f"pseudo-labels used (the most confident, up to 0.8 of the texts, equal balance): "
+            f"negative {used['negative']}, positive {used['positive']}") in printed.err
     assert f"round 1: pseudo-labels used negative {used['negative']}, positive {used['positive']}" in printed.out
     assert json.loads((out / "metrics.json").read_text())["self_training"]["rounds"][1]["pseudo_labels"]["used"] == used
     assert manifest["metrics"] == student["metrics"]

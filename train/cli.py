@@ -65,10 +65,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "trains on --data plus the confident pseudo-labels (validation stays on labelled texts)")
     selftrain.add_argument("--unlabeled", metavar="FILE", help="texts without labels (any --data format)")
     selftrain.add_argument("--unlabeled-text-column", metavar="NAME", help="text column of --unlabeled (default: inferred)")
+    selftrain.add_argument("--pseudo-fraction", type=float, metavar="F",
+                           help="keep the most confident predictions, at most F of the unlabelled texts split "
+                           "equally across classes (default 0.8)")
     selftrain.add_argument("--pseudo-threshold", type=float, metavar="P",
-                           help="keep pseudo-labels whose probability is at least P (default 0.9)")
+                           help="and only those whose probability is at least P (default 0: no threshold)")
     selftrain.add_argument("--pseudo-balance", choices=("equal", "none"),
-                           help="equal (default): the same number per class, most confident first; none: all above P")
+                           help="equal (default): the same number per class, most confident first; none: "
+                           "each class keeps what reaches P, up to its share")
     selftrain.add_argument("--pseudo-per-class", type=int, metavar="N",
                            help="at most N pseudo-labels per class, most confident first (default: no cap)")
     selftrain.add_argument("--self-train-rounds", type=int, metavar="N",
@@ -98,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
         patience=args.patience, padding=args.padding, seed=args.seed, threads=args.threads,
         precision=args.precision, val_fraction=args.val_fraction, attention_dropout=args.attention_dropout,
     )
-    choices = {"threshold": args.pseudo_threshold, "balance": args.pseudo_balance, "per_class": args.pseudo_per_class,
-               "rounds": args.self_train_rounds, "student": args.student}
+    choices = {"threshold": args.pseudo_threshold, "fraction": args.pseudo_fraction, "balance": args.pseudo_balance,
+               "per_class": args.pseudo_per_class, "rounds": args.self_train_rounds, "student": args.student}
     self_training = None
     if args.unlabeled is not None:
         from mobilebert_edge.train.pseudo_labels import SelfTrainConfig

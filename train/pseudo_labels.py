@@ -1,9 +1,12 @@
 """Pseudo-labels for self-training: the settings, which teacher predictions to keep, and their JSONL files.
 
-Selection is a pure function of the teacher's probabilities: a text is a candidate when its top
-probability reaches ``threshold``; ``balance="equal"`` keeps the same number per class (that of the
-class with the fewest candidates), the most confident first; ``per_class`` caps every class at its
-``per_class`` most confident candidates. Ties are broken by input order, so the choice is deterministic.
+Selection is a pure function of the teacher's probabilities. A text is a candidate of the class it is
+predicted as when its top probability reaches ``threshold`` (default 0: every prediction). Each class
+keeps at most its ``fraction * n / classes`` most confident candidates (n: the unlabelled texts; 1: no
+cap), so the share kept does not depend on how well the teacher's probabilities are calibrated: a
+fine-tuned model can be right and still rarely reach 0.9 for one class. ``balance="equal"`` then keeps the same number
+per class (that of the class with the fewest), ``per_class`` caps every class. Ties are broken by input
+order, so the choice is deterministic.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ STUDENTS = ("fresh", "continue")
 class SelfTrainConfig:
     """How self-training picks pseudo-labels and trains its students (``train --unlabeled``)."""
 
-    threshold: float = 0.9
+    threshold: float = 0.0
+    fraction: float = 0.8
     balance: str = "equal"
     per_class: int | None = None
     rounds: int = 1
@@ -40,6 +44,9 @@ class SelfTrainConfig:
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
                 or not 0 <= self.threshold < 1:
             fail("threshold", "a probability in [0, 1), e.g. 0.9")
+        if isinstance(self.fraction, bool) or not isinstance(self.fraction, (int, float)) \
+                or not 0 < self.fraction <= 1:
+            fail("fraction", "a share of the unlabelled texts in (0, 1], e.g. 0.8")
         if self.balance not in BALANCES:
             fail("balance", " | ".join(BALANCES))
         if self.per_class is not None and (not isinstance(self.per_class, int) or self.per_class < 1):
@@ -60,7 +67,7 @@ class Selection:
     indices: list[int]
     labels: list[int]
     confidences: list[float]
-    candidates: list[int]  # per class: texts at or above the threshold
+    candidates: list[int]  # per class: texts predicted as it, at or above the threshold
     used: list[int]  # per class: texts kept
 
 
@@ -70,18 +77,21 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def select_pseudo_labels(probabilities: np.ndarray, *, threshold: float, balance: str = "equal",
-                         per_class: int | None = None) -> Selection:
-    """Keep the confident predictions of ``probabilities`` (n, classes) under the balance rule and cap."""
+def select_pseudo_labels(probabilities: np.ndarray, *, threshold: float = 0.0, fraction: float = 1.0,
+                         balance: str = "equal", per_class: int | None = None) -> Selection:
+    """Keep the most confident predictions of ``probabilities`` (n, classes) under the share, balance and cap."""
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
-    classes = probabilities.shape[1]
+    count, classes = probabilities.shape
     ranked = []
     for label in range(classes):
         members = np.flatnonzero((predicted == label) & (confidence >= threshold))
         ranked.append(members[np.argsort(-confidence[members], kind="stable")])
     candidates = [len(members) for members in ranked]
-    take = [min(candidates)] * classes if balance == "equal" else candidates
+    share = int(fraction * count) // classes if fraction < 1 else count  # 1: no share cap
+    take = [min(n, share) for n in candidates]
+    if balance == "equal":
+        take = [min(take)] * classes
     if per_class is not None:
         take = [min(n, per_class) for n in take]
     kept = np.sort(np.concatenate([members[:n] for members, n in zip(ranked, take)]).astype(np.int64))

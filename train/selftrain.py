@@ -114,8 +114,8 @@ def _counts(counts: dict[str, int]) -> str:
 def write_round_labels(path: Path, unlabelled: Any, probabilities: Any, settings: SelfTrainConfig,
                        names: list[str]) -> None:
     """Select the pseudo-labels of one round; write them (JSONL), then their counts per class (JSON)."""
-    selection = select_pseudo_labels(probabilities, threshold=settings.threshold, balance=settings.balance,
-                                     per_class=settings.per_class)
+    selection = select_pseudo_labels(probabilities, threshold=settings.threshold, fraction=settings.fraction,
+                                     balance=settings.balance, per_class=settings.per_class)
     write_pseudo_labels(path, unlabelled.texts, unlabelled.rows, selection, names)
     with atomic_write(path.with_suffix(".json")) as handle:
         json.dump({"unlabelled": len(unlabelled), "candidates": counts_by_name(selection.candidates, names),
@@ -126,12 +126,13 @@ def read_round_labels(path: Path, train_set: LabelledTexts, settings: SelfTrainC
                       log: Callable[[str], None]) -> tuple[dict[str, Any], LabelledTexts]:
     """The counts of one round's pseudo-labels, and the labelled training texts plus those pseudo-labels."""
     pseudo = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    log(f"round {number}: {sum(pseudo['candidates'].values())} of {pseudo['unlabelled']} unlabelled texts "
-        f"reach confidence {settings.threshold:g} ({_counts(pseudo['candidates'])}); pseudo-labels used "
-        f"({settings.balance} balance): {_counts(pseudo['used'])}")
+    reach = f" reaching confidence {settings.threshold:g}" if settings.threshold > 0 else ""
+    log(f"round {number}: the teacher's predictions of {pseudo['unlabelled']} unlabelled texts{reach}: "
+        f"{_counts(pseudo['candidates'])}; pseudo-labels used (the most confident, up to "
+        f"{settings.fraction:g} of the texts, {settings.balance} balance): {_counts(pseudo['used'])}")
     if not sum(pseudo["used"].values()):
         log(f"round {number}: no pseudo-labels, the student learns from the labelled texts only "
-            "(lower --pseudo-threshold, or --pseudo-balance none when a class has no confident texts)")
+            "(lower --pseudo-threshold, or --pseudo-balance none when the teacher predicts one class only)")
     texts, labels, rows = read_pseudo_labels(path, list(train_set.label_names))
     return pseudo, with_pseudo_labels(train_set, texts, labels, rows)
 
