@@ -24,6 +24,7 @@ from bench.report import command_line, git_revision, machine_summary, write_sect
 
 SECTION = "learning-curve"
 VALIDATION = 500
+FULL_DATA_GOAL = 0.91  # held-out accuracy with the whole training pool
 PLOT = ROOT / "docs" / "learning_curve.png"
 
 
@@ -157,6 +158,11 @@ def report(rows: list[dict], args: argparse.Namespace, *, heldout_size: int, poo
     table += [f"| {r['n']:,} | {r['epochs_run']} ({r['saved_epoch']}) | {r['val_accuracy']:.4f} | {r['heldout_accuracy']:.4f} | "
               f"{r['heldout_macro_f1']:.4f} | {r['train_seconds']:.0f} s | {r['train_cpu_seconds']:.0f} s | "
               f"{r.get('run', 'uninterrupted')}{', ' + r['revision'] if r.get('revision') else ''} |" for r in rows]
+    full = [r for r in rows if r["n"] == pool_size]
+    verdict = "" if not full else (
+        f"\nThe whole pool ({pool_size:,} reviews, {full[0].get('run', 'uninterrupted')} run): held-out accuracy "
+        f"{100 * full[0]['heldout_accuracy']:.2f}% (goal: >= {100 * FULL_DATA_GOAL:.0f}%): "
+        f"**{'met' if full[0]['heldout_accuracy'] >= FULL_DATA_GOAL else 'not met'}**.\n")
     body = f"""## learning-curve: held-out accuracy against training reviews (default preset)
 
 Machine: {machine_summary()}. Revision {revision}. {args.threads} torch threads.
@@ -171,7 +177,7 @@ The pool is the 25,000 reviews of the train split minus the held-out slice, so t
 ```
 
 {chr(10).join(table)}
-
+{verdict}
 ![learning curve](learning_curve.png)
 """
     write_section(args.section, body)
