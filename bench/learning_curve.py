@@ -71,6 +71,7 @@ def main() -> int:
     parser.add_argument("--report-only", action="store_true",
                         help="no training: rebuild the section and plot from RUNS/results.json (e.g. after an interrupted run)")
     parser.add_argument("--revision", help="with --report-only: the revision the runs were made at")
+    parser.add_argument("--note", default="", help="a sentence printed under the table (e.g. what shared the CPU)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted size from its last epoch (RUNS/nN/.resume) instead of restarting it")
     args = parser.parse_args()
@@ -141,9 +142,9 @@ def training_command() -> str:
     for arg in argv:
         if skip:
             skip = False
-        elif arg == "--report-only" or arg.startswith("--revision="):
+        elif arg == "--report-only" or arg.startswith(("--revision=", "--note=")):
             continue
-        elif arg == "--revision":
+        elif arg in ("--revision", "--note"):
             skip = True
         else:
             kept.append(arg)
@@ -177,7 +178,7 @@ The pool is the 25,000 reviews of the train split minus the held-out slice, so t
 ```
 
 {chr(10).join(table)}
-{verdict}
+{verdict}{chr(10) + args.note + chr(10) if args.note else ""}
 ![learning curve](learning_curve.png)
 """
     write_section(args.section, body)
