@@ -136,19 +136,8 @@ def main() -> int:
 
 
 def training_command() -> str:
-    """This command line without ``--report-only`` and ``--revision``: the run that made the results."""
-    argv, kept = sys.argv[1:], []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--report-only" or arg.startswith(("--revision=", "--note=")):
-            continue
-        elif arg in ("--revision", "--note"):
-            skip = True
-        else:
-            kept.append(arg)
-    return " ".join(["python", sys.argv[0], *kept])
+    """This command line without ``--report-only``, ``--revision`` and ``--note``: the run that made the results."""
+    return command_line(drop=("--report-only",), drop_with_value=("--revision", "--note"))
 
 
 def report(rows: list[dict], args: argparse.Namespace, *, heldout_size: int, pool_size: int, revision: str,

@@ -39,9 +39,20 @@ def machine_summary() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem_gib} GiB RAM, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
 
 
-def command_line() -> str:
-    """The command that ran this process, as a user would type it from the repository root."""
-    return shlex.join(["python", *sys.argv]) if sys.argv else "python"
+def command_line(*, drop: tuple[str, ...] = (), drop_with_value: tuple[str, ...] = ()) -> str:
+    """The command that ran this process, as a user would type it from the repository root, without the
+    flags in ``drop`` and the options in ``drop_with_value`` (``--opt VALUE`` or ``--opt=VALUE``)."""
+    kept, skip = [], False
+    for arg in sys.argv:
+        if skip:
+            skip = False
+        elif arg in drop or arg.split("=", 1)[0] in drop_with_value and "=" in arg:
+            continue
+        elif arg in drop_with_value:
+            skip = True
+        else:
+            kept.append(arg)
+    return shlex.join(["python", *kept])
 
 
 def _revision_now() -> str:

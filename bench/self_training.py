@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shlex
 import statistics
 import sys
 import time
@@ -114,14 +113,17 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
 def pseudo_label_accuracy(folder: Path, truth: list[str], rounds: int) -> list[float | None]:
     """Per student round, the share of the run's pseudo-labels that match the unlabelled reviews' hidden
     labels (the pool has them; training never sees them), or None when the run's folder is gone."""
+    from mobilebert_edge.train.pseudo_labels import read_pseudo_labels
+
+    names = sorted(set(truth))  # the labels as the runs name them ("0", "1")
     found: list[float | None] = []
     for number in range(1, rounds):
         path = folder / "pseudo_labels" / f"round-{number:02d}.jsonl"
         if not path.is_file():
             found.append(None)
             continue
-        items = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
-        hits = [item["label"] == truth[item["row"] - 1] for item in items]  # rows count from 1
+        _, labels, rows = read_pseudo_labels(path, names)
+        hits = [names[label] == truth[row - 1] for label, row in zip(labels, rows)]  # rows count from 1
         found.append(sum(hits) / len(hits) if hits else None)
     return found
 
@@ -145,15 +147,7 @@ def add_pseudo_accuracy(rows: list[dict], runs: Path, unlabelled: int, training_
 
 def training_command() -> str:
     """This command line without ``--report-only`` and ``--note``: the runs that made the results."""
-    kept, skip = [], False
-    for arg in shlex.split(command_line()):
-        if skip or arg == "--report-only" or arg.startswith("--note="):
-            skip = False
-        elif arg == "--note":
-            skip = True
-        else:
-            kept.append(arg)
-    return shlex.join(kept)
+    return command_line(drop=("--report-only",), drop_with_value=("--note",))
 
 
 def mean_sd(values: list[float]) -> str:
