@@ -4,9 +4,9 @@ Transformer activations have a few channels far larger than the rest, and one pe
 sized for those rounds the others coarsely. Smoothing divides channel ``j`` of an activation by
 ``s_j = max|x_j| ** alpha / max|W_j| ** (1 - alpha)`` and multiplies row ``j`` of every weight that
 consumes it by ``s_j``: the product is unchanged, the activation's range is even across channels and
-the weights, quantized per output channel, take part of the spread. The division costs nothing here:
-it is folded into the activation's QuantizeLinear as a per-channel scale (``base * s_j``), while the
-integer kernel keeps one scale (``base``) for the whole tensor.
+the weights, quantized per output channel, take part of the spread. The division is one broadcast
+Mul before the activation's per-tensor QuantizeLinear (a per-channel QuantizeLinear on the last axis
+is a slow path in onnxruntime); the integer kernel keeps one scale for the whole tensor.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 SMOOTHABLE_OPS = ("MatMul", "Attention")
 # The default for static int8 with minmax calibration (None: off), chosen by measurement
 # (docs/BENCHMARKS.md, section runtime-vs-optimum).
-DEFAULT_SMOOTH: float | None = None
+DEFAULT_SMOOTH: float | None = 0.9
 
 
 def weight_consumers(graph, tensors: list[str], excluded: set[str]) -> dict[str, list]:
