@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument(
         "--smooth", type=float, default=None, metavar="ALPHA",
         help="static int8: move activation outliers into the weights (SmoothQuant) with this alpha in [0, 1] "
-        "(default: the measured default; --no-smooth turns it off)",
+        "(default: 0.9 with minmax calibration, as measured in docs/BENCHMARKS.md; --no-smooth turns it off)",
     )
     model.add_argument("--no-smooth", dest="smooth", action="store_const", const=-1.0,
                        help="static int8 without smoothing")
