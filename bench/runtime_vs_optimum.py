@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.heldout import heldout
+from bench.heldout import TUTORIAL_CSV, heldout
 from bench.report import git_revision, machine_summary, write_section
+from mobilebert_edge.export.quantize import FFN_OUTPUT
 
 MIB = 2**20
 
@@ -140,15 +141,14 @@ def export_optimum(checkpoint: Path, out: Path) -> tuple[Path, Path]:
     return fp32 / "model.onnx", int8 / "model_quantized.onnx"
 
 
-TUTORIAL_FILE = "../shared/data/imdb_reviews_sample.csv"
 LEVERS = {
     "static, minmax, smoothed (SmoothQuant alpha 0.9), every weight MatMul int8 (the default)": {},
     "static, minmax, not smoothed (the previous default)": {"smooth": None},
     "static, minmax, smoothed (SmoothQuant alpha 0.5)": {"smooth": 0.5},
     "static, minmax, smoothed 0.9, calibrated on the tutorial file's 1,000 texts (training ones included)":
-        {"calibration_data": TUTORIAL_FILE},
+        {"calibration_data": TUTORIAL_CSV},
     "static, minmax, smoothed 0.9, embeddings kept fp32": {"op_types": ("MatMul", "Attention")},
-    "static, minmax, smoothed 0.9, feed-forward output kept fp32": {"keep_fp32": (r"layer\.\d+/output/dense/MatMul",)},
+    "static, minmax, smoothed 0.9, feed-forward output kept fp32": {"keep_fp32": (FFN_OUTPUT,)},
     "static, percentile 99.999 (not smoothed)": {"calibration": "percentile"},
     "static, entropy (not smoothed)": {"calibration": "entropy"},
     "qdq (onnxruntime's QDQ format), minmax, not smoothed": {"quantization": "qdq"},

@@ -276,10 +276,11 @@ def freeze_activation_scales(
         if s is not None:
             # x * (1 / s) as its own broadcast Mul: onnxruntime's QuantizeLinear with a per-channel scale
             # on the last axis takes a scalar loop that made the whole model several times slower
-            inverse, source = f"{node.input[0]}_smooth_inverse", f"{node.input[0]}_smoothed"
+            inverse, smoothed = f"{source}_smooth_inverse", f"{source}_smoothed"
             graph.initializer.append(numpy_helper.from_array((1.0 / s).astype(np.float32), inverse))
-            nodes.append(helper.make_node("Mul", [node.input[0], inverse], [source],
+            nodes.append(helper.make_node("Mul", [source, inverse], [smoothed],
                                           name=f"{node.name}_smooth" if node.name else ""))
+            source = smoothed
         nodes.append(helper.make_node("QuantizeLinear", [source, scale_name, zero_name], [quantized],
                                       name=f"{node.name}_static" if node.name else ""))
         frozen += 1
