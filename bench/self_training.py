@@ -5,7 +5,8 @@ validation, stratified, seed 42); smaller labelled sets (e.g. 250) are stratifie
 800, validated on the same 200. Unlabelled: the first N reviews of the training pool
 (bench/heldout.py ``training_pool``, text only; never the held-out slice). Every run is
 ``train --unlabeled`` with the fast preset on MiniLM-L6; each round's model is scored on the held-out
-reviews as it finishes, so round 0 (the teacher) is the same run without unlabelled texts. Train wall
+reviews as it finishes, so round 0 (the teacher; the first of them when round 1 labels with several) is
+the same run without unlabelled texts. Train wall
 time excludes that scoring. Writes section ``self-training`` of docs/BENCHMARKS.md.
 
     flock /tmp/mbe-heavy.lock python bench/self_training.py --threads 2
@@ -39,7 +40,7 @@ def parse_variant(spec: str):
     values = {}
     for item in filter(None, [] if spec == "default" else spec.split(";")):
         key, value = item.split("=", 1)
-        values[key] = float(value) if key in ("threshold", "fraction") else int(value) if key in ("per_class", "rounds") else value
+        values[key] = float(value) if key in ("threshold", "fraction") else int(value) if key in ("per_class", "rounds", "teachers") else value
     return SelfTrainConfig(**values)
 
 

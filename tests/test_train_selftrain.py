@@ -118,6 +118,8 @@ def test_pseudo_label_files_round_trip_any_text(tmp_path: Path) -> None:
     ({"per_class": 0}, "invalid per_class (expected an integer >= 1, or nothing for no cap, found 0)"),
     ({"rounds": 0}, "invalid rounds (expected an integer in 1..10, found 0)"),
     ({"student": "new"}, "invalid student (expected fresh | continue, found 'new')"),
+    ({"teachers": 0}, "invalid teachers (expected an integer in 1..10, found 0)"),
+    ({"teachers": 2.0}, "invalid teachers (expected an integer in 1..10, found 2.0)"),
 ])
 def test_settings_are_validated(values: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -200,7 +202,7 @@ def test_self_trained_checkpoint_records_pseudo_labels_exports_and_checks(model_
     manifest = json.loads((out / "mobilebert_edge.json").read_text())
     report = manifest["self_training"]
     assert report["settings"] == {"threshold": 0.55, "fraction": 0.8, "balance": "equal", "per_class": None,
-                                  "rounds": 1, "student": "fresh"}
+                                  "rounds": 1, "student": "fresh", "teachers": 3}
     assert report["unlabeled"] == {"file": str(files[1]), "rows": 25, "text_column": "text"}
     teacher, student = report["rounds"]
     assert teacher["pseudo_labels"] is None and teacher["training_rows"] == 20
@@ -316,3 +318,51 @@ def test_round_zero_is_the_run_without_unlabelled_texts(model_dir: Path, files, 
               self_training=SelfTrainConfig(threshold=0.55), on_round=keep_teacher, log=lambda _: None)
     plain = train_run(config, data=str(files[0]), out=tmp_path / "plain", log=lambda _: None)
     assert same_weights(teacher, plain.model.state_dict())
+
+
+
+def test_teacher_ensemble_labels_with_the_mean_of_its_teachers(model_dir: Path, files, tmp_path: Path,
+                                                               monkeypatch, capsys) -> None:
+    """--pseudo-teachers 3: round 1 selects from the mean of three teachers' probabilities (the round-0
+    model, then runs with seeds 5 + 1000 j on the labelled texts); a run killed in the third teacher
+    resumes without training the first two again and ends with the same pseudo-labels and student."""
+    from mobilebert_edge.train import selftrain
+    from mobilebert_edge.train.pseudo_labels import read_pseudo_labels
+
+    kept: list = []
+    labelling = selftrain.teacher_probabilities
+    monkeypatch.setattr(selftrain, "teacher_probabilities", lambda *a, **k: kept.append(labelling(*a, **k)) or kept[-1])
+    fits: list = []
+    training = selftrain.fit
+    monkeypatch.setattr(selftrain, "fit", lambda model, train, val, config, **k:
+                        fits.append((config.seed, len(train.labels))) or training(model, train, val, config, **k))
+    argv = flags(model_dir, files, "--pseudo-teachers", "3")
+    assert main([*argv, "--out", str(tmp_path / "whole")]) == 0
+    pseudo = json.loads((tmp_path / "whole" / "pseudo_labels" / "round-01.json").read_text())
+    names = ["negative", "positive"]
+    _, labels, rows = read_pseudo_labels(tmp_path / "whole" / "pseudo_labels" / "round-01.jsonl", names)
+    assert fits[:3] == [(5, 20), (1005, 20), (2005, 20)] and fits[3] == (5, 20 + len(labels))
+    assert len(kept) == 3 and not np.allclose(kept[0], kept[1]) and not np.allclose(kept[1], kept[2])
+    expected = select_pseudo_labels((kept[0] + kept[1] + kept[2]) / 3, threshold=0.55, fraction=0.8)
+    assert labels == expected.labels and len(rows) == len(expected.indices) > 0
+    assert pseudo["used"] == dict(zip(names, expected.used))
+    assert [t["seed"] for t in pseudo["teachers"]] == [5, 1005, 2005]
+    assert "round 1: the mean of 3 teachers' predictions of 24 unlabelled texts" in capsys.readouterr().err
+
+    def killed_in_third_teacher(model, train, val, config, **k):
+        if config.seed == 2005:
+            raise KeyboardInterrupt
+        return training(model, train, val, config, **k)
+
+    monkeypatch.setattr(selftrain, "fit", killed_in_third_teacher)
+    assert main([*argv, "--out", str(tmp_path / "cut")]) == 130  # Ctrl-C
+    assert (tmp_path / "cut" / ".resume" / "teachers" / "teacher-01.safetensors").is_file()
+    fits.clear()
+    monkeypatch.setattr(selftrain, "fit", lambda model, train, val, config, **k:
+                        fits.append((config.seed, len(train.labels))) or training(model, train, val, config, **k))
+    assert main([*argv, "--out", str(tmp_path / "cut"), "--resume"]) == 0
+    assert [seed for seed, _ in fits] == [2005, 5]
+    for name in ("round-01.jsonl", "round-01.json"):
+        assert (tmp_path / "whole" / "pseudo_labels" / name).read_text() == \
+            (tmp_path / "cut" / "pseudo_labels" / name).read_text()
+    assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "cut"))

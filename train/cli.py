@@ -77,6 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            help="at most N pseudo-labels per class, most confident first (default: no cap)")
     selftrain.add_argument("--self-train-rounds", type=int, metavar="N",
                            help="student rounds; each student labels for the next (default 1)")
+    selftrain.add_argument("--pseudo-teachers", type=int, metavar="K",
+                           help="label with the mean probabilities of K teachers trained on --data with other "
+                                "seeds (default 3; 1: the round-0 model alone)")
     selftrain.add_argument("--student", choices=("fresh", "continue"),
                            help="fresh (default): each student starts from --model; continue: from the teacher's weights")
 
@@ -103,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision, val_fraction=args.val_fraction, attention_dropout=args.attention_dropout,
     )
     choices = {"threshold": args.pseudo_threshold, "fraction": args.pseudo_fraction, "balance": args.pseudo_balance,
-               "per_class": args.pseudo_per_class, "rounds": args.self_train_rounds, "student": args.student}
+               "per_class": args.pseudo_per_class, "rounds": args.self_train_rounds, "student": args.student,
+               "teachers": args.pseudo_teachers}
     self_training = None
     if args.unlabeled is not None:
         from mobilebert_edge.train.pseudo_labels import SelfTrainConfig

@@ -36,6 +36,7 @@ class SelfTrainConfig:
     per_class: int | None = None
     rounds: int = 1
     student: str = "fresh"
+    teachers: int = 3  # round 1 labels with the mean probabilities of this many teachers (other seeds)
 
     def __post_init__(self) -> None:
         def fail(field: str, expected: str) -> None:
@@ -55,6 +56,8 @@ class SelfTrainConfig:
             fail("rounds", "an integer in 1..10")
         if self.student not in STUDENTS:
             fail("student", " | ".join(STUDENTS))
+        if isinstance(self.teachers, bool) or not isinstance(self.teachers, int) or not 1 <= self.teachers <= 10:
+            fail("teachers", "an integer in 1..10")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

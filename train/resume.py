@@ -83,9 +83,12 @@ def restore_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
 class EpochCheckpoints:
     """Save and load the epoch checkpoints of one run (``out/.resume``)."""
 
-    def __init__(self, out: Path, config: TrainConfig, fingerprint: str, *, round: int | None = None) -> None:
-        """``round``: the self-training round these epochs belong to (kept in ``.resume/round-NN/``)."""
-        self.root = Path(out) / RESUME_DIR / (f"round-{round:02d}" if round is not None else "")
+    def __init__(self, out: Path, config: TrainConfig, fingerprint: str, *, round: int | None = None,
+                 folder: str | None = None) -> None:
+        """``round``: the self-training round these epochs belong to (kept in ``.resume/round-NN/``, or in
+        ``.resume/FOLDER/`` when ``folder`` is given: an extra teacher of round 0)."""
+        name = folder or (f"round-{round:02d}" if round is not None else "")
+        self.root = Path(out) / RESUME_DIR / name
         self.config = config
         self.fingerprint = fingerprint
         self.round = round

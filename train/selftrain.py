@@ -10,10 +10,17 @@ Resumable like ``fit``: the round in progress keeps epoch checkpoints in ``.resu
 finished round leaves its weights in ``.resume/round-NN.safetensors`` and its record in
 ``.resume/rounds.json``; every round's pseudo-labels stay in ``OUT/pseudo_labels/round-NN.jsonl``, so
 a resumed run neither trains a finished round again nor labels again.
+
+With ``teachers`` K > 1, round 1 labels with the mean class probabilities of K teachers: the round-0
+model and K-1 more trained on the same labelled texts with seeds ``seed + 1000 * j``. Fine-tuning on
+a few hundred labels varies much from seed to seed; averaging seeds keeps a weak teacher from
+choosing the pseudo-labels alone. Each extra teacher keeps its epochs in ``.resume/teachers/teacher-JJ/``
+and, once trained, only its probabilities (``.resume/teachers/teacher-JJ.safetensors``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -24,7 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.numpy import save_file as save_arrays
 from safetensors.torch import load_file, save_file
 
 from edge_runtime.atomic import atomic_write
@@ -38,6 +48,8 @@ from mobilebert_edge.train.pseudo_labels import (SelfTrainConfig, counts_by_name
 from mobilebert_edge.train.resume import RESUME_DIR, EpochCheckpoints
 
 PSEUDO_DIR = "pseudo_labels"
+TEACHERS_DIR = "teachers"  # in .resume/: the extra teachers of round 1
+TEACHER_SEED_STEP = 1000  # teacher j trains with seed + 1000 * j: other runs' seeds stay far apart
 ROUNDS_FILE = "rounds.json"
 # Fault injection for the resume tests: the process kills itself once the pseudo-labels of this round are written.
 KILL_AFTER_LABELLING_ENV = "MOBILEBERT_EDGE_KILL_AFTER_LABELLING"
@@ -111,15 +123,78 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
+@dataclass
+class TeacherPool:
+    """What the extra teachers of round 1 need: the labelled data, a fresh model, the run's settings."""
+
+    out: Path
+    train_enc: Encoded
+    val_enc: Encoded
+    config: TrainConfig
+    fingerprint: str
+    pad_id: int
+    precision: str
+    new_model: Callable[[], torch.nn.Module]
+    resume: bool
+    log: Callable[[str], None]
+
+
+def ensemble_probabilities(first: Any, count: int, unlabelled_enc: Encoded, pool: TeacherPool) -> tuple[Any, list]:
+    """The mean probabilities of ``first`` (the round-0 teacher's) and ``count - 1`` more teachers, each
+    trained here (or read back when a resumed run already trained it); and each teacher's seed and
+    validation accuracy."""
+    folder = pool.out / RESUME_DIR / TEACHERS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    total, teachers = np.array(first, dtype=np.float64), []  # a copy: the sum must not change ``first``
+    for number in range(1, count):
+        seed = pool.config.seed + TEACHER_SEED_STEP * number
+        path = folder / f"teacher-{number:02d}.safetensors"
+        if not path.is_file():
+            pool.log(f"round 1: teacher {number + 1} of {count} (seed {seed}) on the labelled texts")
+            config = dataclasses.replace(pool.config, seed=seed)
+            checkpoints = EpochCheckpoints(pool.out, config, pool.fingerprint, round=0,
+                                           folder=f"{TEACHERS_DIR}/teacher-{number:02d}")
+            seed_everything(seed)
+            model = pool.new_model()
+            state = fit(model, pool.train_enc, pool.val_enc, config, pad_id=pool.pad_id, precision=pool.precision,
+                        save_epoch=checkpoints.save,
+                        resume=checkpoints.load if pool.resume and checkpoints.latest() is not None else None,
+                        log=pool.log)
+            probabilities = teacher_probabilities(model, unlabelled_enc, config=config, pad_id=pool.pad_id,
+                                                  precision=pool.precision)
+            accuracy = state.history[saved_epoch(state, config) - 1].get("val_accuracy")
+            tmp = path.with_name(f".{path.name}.tmp")
+            save_arrays({"probabilities": np.ascontiguousarray(probabilities, dtype=np.float64)}, str(tmp),
+                        metadata={"seed": str(seed), "val_accuracy": json.dumps(accuracy)})
+            os.replace(tmp, path)
+            shutil.rmtree(checkpoints.root, ignore_errors=True)
+            del model
+        with safe_open(str(path), framework="np") as handle:
+            metadata, probabilities = handle.metadata() or {}, handle.get_tensor("probabilities")
+        if probabilities.shape != total.shape:
+            raise ResumeError(f"{path}: probabilities of {probabilities.shape[0]} texts, not {total.shape[0]}",
+                              hint="start again without --resume")
+        total += probabilities
+        teachers.append({"seed": int(metadata["seed"]), "val_accuracy": json.loads(metadata["val_accuracy"])})
+    return total / count, teachers
+
+
 def write_round_labels(path: Path, unlabelled: Any, probabilities: Any, settings: SelfTrainConfig,
-                       names: list[str]) -> None:
-    """Select the pseudo-labels of one round; write them (JSONL), then their counts per class (JSON)."""
+                       names: list[str], teachers: list[dict[str, Any]] | None = None) -> None:
+    """Select the pseudo-labels of one round; write them (JSONL), then their counts per class and, for an
+    ensemble, its teachers (JSON)."""
     selection = select_pseudo_labels(probabilities, threshold=settings.threshold, fraction=settings.fraction,
                                      balance=settings.balance, per_class=settings.per_class)
     write_pseudo_labels(path, unlabelled.texts, unlabelled.rows, selection, names)
+    counts = {"unlabelled": len(unlabelled), "candidates": counts_by_name(selection.candidates, names),
+              "used": counts_by_name(selection.used, names)}
     with atomic_write(path.with_suffix(".json")) as handle:
-        json.dump({"unlabelled": len(unlabelled), "candidates": counts_by_name(selection.candidates, names),
-                   "used": counts_by_name(selection.used, names)}, handle, indent=1)
+        json.dump({**counts, "teachers": teachers} if teachers else counts, handle, indent=1)
+
+
+def saved_epoch(state: TrainState, config: TrainConfig) -> int:
+    """The epoch whose weights a run keeps: the best one when it restores the best."""
+    return state.best_epoch if config.restore_best and state.best_epoch else state.epoch
 
 
 def read_round_labels(path: Path, train_set: LabelledTexts, settings: SelfTrainConfig, number: int,
@@ -127,7 +202,8 @@ def read_round_labels(path: Path, train_set: LabelledTexts, settings: SelfTrainC
     """The counts of one round's pseudo-labels, and the labelled training texts plus those pseudo-labels."""
     pseudo = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     reach = f" reaching confidence {settings.threshold:g}" if settings.threshold > 0 else ""
-    log(f"round {number}: the teacher's predictions of {pseudo['unlabelled']} unlabelled texts{reach}: "
+    teacher = f"the mean of {len(pseudo['teachers'])} teachers'" if pseudo.get("teachers") else "the teacher's"
+    log(f"round {number}: {teacher} predictions of {pseudo['unlabelled']} unlabelled texts{reach}: "
         f"{_counts(pseudo['candidates'])}; pseudo-labels used (the most confident, up to "
         f"{settings.fraction:g} of the texts, {settings.balance} balance): {_counts(pseudo['used'])}")
     if not sum(pseudo["used"].values()):
@@ -168,6 +244,7 @@ def self_train(
     unlabelled = unlabelled.without({*train_set.texts, *val_set.texts}, log=log)  # validation stays unseen
     if not resume:
         shutil.rmtree(out / PSEUDO_DIR, ignore_errors=True)
+        shutil.rmtree(out / RESUME_DIR / TEACHERS_DIR, ignore_errors=True)
     rounds = store.finished() if resume else []
     if rounds:
         model.load_state_dict(store.weights(rounds[-1]["round"]))
@@ -188,7 +265,18 @@ def self_train(
                     unlabelled_enc = encode_texts(tokenizer, unlabelled.texts, [0] * len(unlabelled), **encode)
                 probabilities = teacher_probabilities(model, unlabelled_enc, config=config, pad_id=pad_id,
                                                       precision=precision)
-                write_round_labels(path, unlabelled, probabilities, settings, names)
+                teachers = None
+                if number == 1 and settings.teachers > 1:
+                    pool = TeacherPool(out, encode_texts(tokenizer, train_set.texts, train_set.labels, **encode),
+                                       val_enc, config, fingerprint(train_set, val_set), pad_id, precision,
+                                       new_model, resume, log)
+                    probabilities, extra = ensemble_probabilities(probabilities, settings.teachers,
+                                                                  unlabelled_enc, pool)
+                    first = TrainState.from_dict(rounds[0]["state"])
+                    teachers = [{"seed": config.seed,
+                                 "val_accuracy": first.history[saved_epoch(first, config) - 1].get("val_accuracy")},
+                                *extra]
+                write_round_labels(path, unlabelled, probabilities, settings, names, teachers)
                 if kill_after == number:
                     os.kill(os.getpid(), signal.SIGKILL)
             pseudo, data = read_round_labels(path, train_set, settings, number, log)
@@ -217,7 +305,7 @@ def self_training_report(rounds: list[dict[str, Any]], unlabelled: Any, settings
     report = []
     for record in rounds:
         state = TrainState.from_dict(record["state"])
-        saved = state.best_epoch if config.restore_best and state.best_epoch else state.epoch
+        saved = saved_epoch(state, config)
         report.append({"round": record["round"], "training_rows": record["training_rows"],
                        "pseudo_labels": record["pseudo_labels"], "saved_epoch": saved,
                        "metrics": state.history[saved - 1], "seconds": record["seconds"], "history": state.history})
