@@ -30,7 +30,7 @@ from bench.report import BENCHMARKS_MD, command_line, git_revision, machine_summ
 TUTORIAL = "../shared/data/imdb_reviews_sample.csv"
 SECTION = "self-training"
 TARGET = 0.875  # held-out accuracy with 800 labelled + 5,000 unlabelled reviews
-DEFAULT_VARIANTS = "threshold=0.9;fraction=1,fraction=0.5,fraction=1,student=continue,rounds=2"
+DEFAULT_VARIANTS = "teachers=1,threshold=0.9;fraction=1,fraction=0.5,fraction=1,student=continue,rounds=2"
 
 
 def parse_variant(spec: str):
@@ -203,11 +203,14 @@ Labelled: `{TUTORIAL}` split as in train-vs-tutorial (800 train / 200 validation
 smaller labelled sets are stratified subsets of the 800, validated on the same 200. Unlabelled: the first
 {args.unlabeled:,} reviews of the training pool (`bench/heldout.py`, text only). Held-out: the first
 {slice_size:,} reviews of the held-out slice (never trained on, never labelled by a teacher), scored with bf16
-autocast ({precision}) after every round, so round 0 is the same run without unlabelled texts. Default
+autocast ({precision}) after every round, so round 0 (the first teacher) is the same run without unlabelled
+texts. Default
 settings: the most confident {defaults.fraction:g} of the unlabelled texts (split equally across classes),
-threshold {defaults.threshold:g}, {defaults.balance} balance, {defaults.rounds} round, {defaults.student}
-student; a variant changes some of them. Train wall time is the whole `train --unlabeled` run (data, teacher,
-labelling, students, saving) without the held-out scoring; round seconds in brackets. "Pseudo-labels right"
+threshold {defaults.threshold:g}, {defaults.balance} balance, chosen from the mean probabilities of
+{defaults.teachers} teachers (seeds s, s + 1000, ...), {defaults.rounds} round, {defaults.student} student; a
+variant changes some of them. Train wall time is the whole `train --unlabeled` run (data, teacher,
+labelling, students, saving) without the held-out scoring; round seconds in brackets (round 1's include
+training the other teachers). "Pseudo-labels right"
 compares them with the unlabelled reviews' own labels, which the pool has and training never sees. Runs
 accumulate in `{args.runs}/results.json` (a run already there is kept, not repeated); the last command:
 
