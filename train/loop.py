@@ -45,6 +45,14 @@ class TrainState:
     bad_epochs: int = 0
     stopped_early: bool = False
 
+    def saved_epoch(self, restore_best: bool) -> int:
+        """The epoch whose weights the run keeps: the best one when it restores the best."""
+        return self.best_epoch if restore_best and self.best_epoch else self.epoch
+
+    def saved_metrics(self, restore_best: bool) -> dict[str, Any]:
+        """The history entry of :meth:`saved_epoch`."""
+        return self.history[self.saved_epoch(restore_best) - 1]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

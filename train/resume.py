@@ -16,6 +16,7 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,10 @@ class EpochCheckpoints:
             return None
         folder = self.root / json.loads(pointer.read_text(encoding="utf-8"))["folder"]
         return folder if folder.is_dir() else None
+
+    def resume_if_saved(self, resume: bool) -> Callable | None:
+        """``fit``'s ``resume``: :meth:`load` when resuming and an epoch is saved here, else None (start afresh)."""
+        return self.load if resume and self.latest() is not None else None
 
     def save(self, state: TrainState, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
              best_weights: dict[str, torch.Tensor] | None) -> None:

@@ -147,8 +147,7 @@ def train_run(
         model, state, rounds = outcome.model, outcome.state, self_training_report(outcome.rounds, unlabelled,
                                                                                   self_training, config)
 
-    saved_epoch = state.best_epoch if config.restore_best and state.best_epoch else state.epoch
-    saved_metrics = state.history[saved_epoch - 1]
+    saved_epoch, saved_metrics = state.saved_epoch(config.restore_best), state.saved_metrics(config.restore_best)
     seconds = time.perf_counter() - started
     manifest = {
         "labels": labels,

@@ -158,11 +158,10 @@ def ensemble_probabilities(first: Any, count: int, unlabelled_enc: Encoded, pool
             model = pool.new_model()
             state = fit(model, pool.train_enc, pool.val_enc, config, pad_id=pool.pad_id, precision=pool.precision,
                         save_epoch=checkpoints.save,
-                        resume=checkpoints.load if pool.resume and checkpoints.latest() is not None else None,
-                        log=pool.log)
+                        resume=checkpoints.resume_if_saved(pool.resume), log=pool.log)
             probabilities = teacher_probabilities(model, unlabelled_enc, config=config, pad_id=pool.pad_id,
                                                   precision=pool.precision)
-            accuracy = state.history[saved_epoch(state, config) - 1].get("val_accuracy")
+            accuracy = state.saved_metrics(config.restore_best).get("val_accuracy")
             tmp = path.with_name(f".{path.name}.tmp")
             save_arrays({"probabilities": np.ascontiguousarray(probabilities, dtype=np.float64)}, str(tmp),
                         metadata={"seed": str(seed), "val_accuracy": json.dumps(accuracy)})
@@ -190,11 +189,6 @@ def write_round_labels(path: Path, unlabelled: Any, probabilities: Any, settings
               "used": counts_by_name(selection.used, names)}
     with atomic_write(path.with_suffix(".json")) as handle:
         json.dump({**counts, "teachers": teachers} if teachers else counts, handle, indent=1)
-
-
-def saved_epoch(state: TrainState, config: TrainConfig) -> int:
-    """The epoch whose weights a run keeps: the best one when it restores the best."""
-    return state.best_epoch if config.restore_best and state.best_epoch else state.epoch
 
 
 def read_round_labels(path: Path, train_set: LabelledTexts, settings: SelfTrainConfig, number: int,
@@ -272,10 +266,8 @@ def self_train(
                                        new_model, resume, log)
                     probabilities, extra = ensemble_probabilities(probabilities, settings.teachers,
                                                                   unlabelled_enc, pool)
-                    first = TrainState.from_dict(rounds[0]["state"])
-                    teachers = [{"seed": config.seed,
-                                 "val_accuracy": first.history[saved_epoch(first, config) - 1].get("val_accuracy")},
-                                *extra]
+                    first = TrainState.from_dict(rounds[0]["state"]).saved_metrics(config.restore_best)
+                    teachers = [{"seed": config.seed, "val_accuracy": first.get("val_accuracy")}, *extra]
                 write_round_labels(path, unlabelled, probabilities, settings, names, teachers)
                 if kill_after == number:
                     os.kill(os.getpid(), signal.SIGKILL)
@@ -289,7 +281,7 @@ def self_train(
         train_enc = encode_texts(tokenizer, data.texts, data.labels, **encode)
         checkpoints = EpochCheckpoints(out, config, fingerprint(data, val_set), round=number)
         state = fit(model, train_enc, val_enc, config, pad_id=pad_id, precision=precision, save_epoch=checkpoints.save,
-                    resume=checkpoints.load if resume and checkpoints.latest() is not None else None, log=log)
+                    resume=checkpoints.resume_if_saved(resume), log=log)
         rounds.append({"round": number, "training_rows": len(data), "pseudo_labels": pseudo,
                        "seconds": round(time.perf_counter() - started, 1), "state": state.to_dict()})
         store.finish(rounds, model)
@@ -305,10 +297,10 @@ def self_training_report(rounds: list[dict[str, Any]], unlabelled: Any, settings
     report = []
     for record in rounds:
         state = TrainState.from_dict(record["state"])
-        saved = saved_epoch(state, config)
         report.append({"round": record["round"], "training_rows": record["training_rows"],
-                       "pseudo_labels": record["pseudo_labels"], "saved_epoch": saved,
-                       "metrics": state.history[saved - 1], "seconds": record["seconds"], "history": state.history})
+                       "pseudo_labels": record["pseudo_labels"], "saved_epoch": state.saved_epoch(config.restore_best),
+                       "metrics": state.saved_metrics(config.restore_best), "seconds": record["seconds"],
+                       "history": state.history})
     return {"settings": settings.to_dict(),
             "unlabeled": {"file": unlabelled.source, "rows": len(unlabelled), "text_column": unlabelled.text_column},
             "rounds": report}
