@@ -30,7 +30,10 @@ from bench.report import BENCHMARKS_MD, command_line, git_revision, machine_summ
 TUTORIAL = "../shared/data/imdb_reviews_sample.csv"
 SECTION = "self-training"
 TARGET = 0.875  # held-out accuracy with 800 labelled + 5,000 unlabelled reviews
-DEFAULT_VARIANTS = "teachers=1,threshold=0.9;fraction=1,fraction=0.5,fraction=1,student=continue,rounds=2"
+DEFAULT_VARIANTS = "pooling=cls,teachers=1;pooling=cls,threshold=0.9;fraction=1,fraction=0.5,fraction=1,student=continue,rounds=2"
+
+
+TRAIN_SETTINGS = ("pooling",)  # variant keys that are training settings, not self-training ones
 
 
 def parse_variant(spec: str):
@@ -40,8 +43,15 @@ def parse_variant(spec: str):
     values = {}
     for item in filter(None, [] if spec == "default" else spec.split(";")):
         key, value = item.split("=", 1)
-        values[key] = float(value) if key in ("threshold", "fraction") else int(value) if key in ("per_class", "rounds", "teachers") else value
+        if key not in TRAIN_SETTINGS:
+            values[key] = float(value) if key in ("threshold", "fraction") else int(value) if key in ("per_class", "rounds", "teachers") else value
     return SelfTrainConfig(**values)
+
+
+def variant_training(spec: str) -> dict:
+    """The training settings a variant changes (``pooling=cls``), as ``resolve_config`` overrides."""
+    items = [item.split("=", 1) for item in filter(None, [] if spec == "default" else spec.split(";"))]
+    return {key: value for key, value in items if key in TRAIN_SETTINGS}
 
 
 def write_table(path: Path, header: list[str], rows: list[list]) -> Path:
@@ -89,7 +99,8 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
     from mobilebert_edge.train.config import resolve_config
     from mobilebert_edge.train.run import train_run
 
-    config = resolve_config("fast", model=model, threads=args.threads, seed=seed, max_length=args.max_length)
+    config = resolve_config("fast", model=model, threads=args.threads, seed=seed, max_length=args.max_length,
+                            **variant_training(spec))
     heldout, scoring = {}, []
 
     def on_round(number: int, trained, tokenizer) -> None:
@@ -245,6 +256,7 @@ def main() -> int:
     args.sizes = [int(size) for size in args.labeled.split(",")]
 
     from bench.heldout import HELDOUT_SIZE, heldout, training_pool
+    from mobilebert_edge.train.config import resolve_config
     from mobilebert_edge.train.precision import resolve_precision
 
     runs = Path(args.runs)
@@ -269,6 +281,7 @@ def main() -> int:
     plan += [(args.variant_labeled, spec, args.variant_seed) for spec in filter(None, args.variants.split(","))]
     for _, spec, _ in plan:
         parse_variant(spec)  # a typo fails before hours of training
+        resolve_config("fast", model=model, **variant_training(spec))
     # Runs already in RUNS/results.json (same labelled size, variant and seed) are kept, not repeated,
     # so the benchmark can be extended or resumed one run at a time.
     rows = json.loads(saved.read_text()) if saved.exists() else []

@@ -56,6 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--max-grad-norm", type=float, metavar="F", help="gradient clipping norm (0: off)")
     model.add_argument("--patience", type=int, metavar="N", help="epochs without improvement before stopping (0: off)")
     model.add_argument("--padding", choices=("longest", "max_length"), help="pad each batch to its longest item or to --max-length")
+    model.add_argument("--pooling", choices=("auto", "cls", "mean"),
+                       help="what the classifier reads: cls, the model's [CLS] pooler; mean, the mean of the token "
+                       "states; auto (default): what a sentence-transformers folder declares (mean for "
+                       "all-MiniLM-L6-v2), else cls")
     model.add_argument("--attention-dropout", type=float, metavar="P",
                        help="dropout on attention probabilities (fast: 0, which lets PyTorch use its fused "
                        "attention kernel; default elsewhere: the model's own)")
@@ -104,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         schedule=args.schedule, weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm,
         patience=args.patience, padding=args.padding, seed=args.seed, threads=args.threads,
         precision=args.precision, val_fraction=args.val_fraction, attention_dropout=args.attention_dropout,
+        pooling=args.pooling,
     )
     choices = {"threshold": args.pseudo_threshold, "fraction": args.pseudo_fraction, "balance": args.pseudo_balance,
                "per_class": args.pseudo_per_class, "rounds": args.self_train_rounds, "student": args.student,

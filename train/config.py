@@ -14,6 +14,8 @@ DEFAULT_MODEL = "google/mobilebert-uncased"
 PADDINGS = ("longest", "max_length")
 SCHEDULES = ("linear", "constant")
 PRECISIONS = ("auto", "bf16", "fp32")
+POOLINGS = ("cls", "mean")  # what the head reads: train/pooling.py
+POOLING_CHOICES = ("auto", *POOLINGS)  # auto: what the encoder declares, else cls
 
 # Settings that may change between an interrupted run and its --resume.
 RESUME_FREE = ("threads",)
@@ -41,6 +43,7 @@ class TrainConfig:
     restore_best: bool = True
     precision: str = "auto"
     attention_dropout: float | None = None  # None: the model's own
+    pooling: str = "auto"  # the [CLS] pooler, the mean of the token states, or what the encoder declares
     val_fraction: float = 0.2
     seed: int = 42
     threads: int | None = None
@@ -87,6 +90,8 @@ class TrainConfig:
             or not 0 <= self.attention_dropout < 1
         ):
             fail("attention_dropout", "a probability in [0, 1), or nothing for the model's own")
+        if self.pooling not in POOLING_CHOICES:
+            fail("pooling", " | ".join(POOLING_CHOICES))
         if not 0 < self.val_fraction < 1:
             fail("val_fraction", "a fraction strictly between 0 and 1, e.g. 0.2")
         if not isinstance(self.seed, int) or self.seed < 0:

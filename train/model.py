@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mobilebert_edge.train.errors import ModelLoadError
+from mobilebert_edge.train.pooling import PoolingError, apply_pooling
 
 
 def _brief(error: BaseException, limit: int = 160) -> str:
@@ -72,10 +73,13 @@ def _attention_dropout_field(config: Any, name: str) -> str:
     )
 
 
-def load_model(name: str, label_names: list[str], attention_dropout: float | None = None) -> tuple[Any, Any]:
+def load_model(
+    name: str, label_names: list[str], attention_dropout: float | None = None, pooling: str = "cls"
+) -> tuple[Any, Any]:
     """``(model, tokenizer)``: a sequence classifier with ``len(label_names)`` outputs and a fast tokenizer.
 
-    ``attention_dropout`` replaces the model's dropout on attention probabilities (None keeps it).
+    ``attention_dropout`` replaces the model's dropout on attention probabilities (None keeps it);
+    ``pooling`` is what its head reads (``train/pooling.py``).
     """
     import transformers
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
@@ -111,4 +115,7 @@ def load_model(name: str, label_names: list[str], attention_dropout: float | Non
             expected="a tokenizer.json or a tokenizer transformers can convert to a fast one",
             found=type(tokenizer).__name__,
         )
-    return model, tokenizer
+    try:
+        return apply_pooling(model, pooling), tokenizer
+    except PoolingError as error:
+        raise ModelLoadError(f"model {name!r}: {error}", hint="train it with --pooling cls") from error

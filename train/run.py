@@ -96,6 +96,7 @@ def train_run(
     from mobilebert_edge.train.evaluate import write_validation_report
     from mobilebert_edge.train.loop import fit, seed_everything
     from mobilebert_edge.train.model import load_model
+    from mobilebert_edge.train.pooling import resolve_pooling
     from mobilebert_edge.train.precision import resolve_precision
     from mobilebert_edge.train.resume import EpochCheckpoints
 
@@ -116,7 +117,8 @@ def train_run(
     labels = list(train_set.label_names)
     log(f"{len(train_set.texts)} training / {len(val_set.texts)} validation texts, labels {labels}")
     seed_everything(config.seed)  # the new classification head (and any missing pooler) is drawn here
-    model, tokenizer = load_model(config.model, labels, attention_dropout=config.attention_dropout)
+    pooling = resolve_pooling(config.pooling, config.model)
+    model, tokenizer = load_model(config.model, labels, attention_dropout=config.attention_dropout, pooling=pooling)
     make_parent(out)
     out.mkdir(exist_ok=True)
     encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
@@ -125,7 +127,8 @@ def train_run(
     if not resume:
         checkpoints.clear()
         (out / MANIFEST).unlink(missing_ok=True)
-    log(f"training {config.model} ({config.preset} preset, {precision}, {torch.get_num_threads()} threads)")
+    log(f"training {config.model} ({config.preset} preset, {pooling} pooling, {precision}, "
+        f"{torch.get_num_threads()} threads)")
     rounds = None
     if unlabelled is None:
         train_enc = encode_texts(tokenizer, train_set.texts, train_set.labels, **encode)
@@ -136,7 +139,7 @@ def train_run(
         from mobilebert_edge.train.selftrain import self_train, self_training_report
 
         def new_model() -> Any:
-            return load_model(config.model, labels, attention_dropout=config.attention_dropout)[0]
+            return load_model(config.model, labels, attention_dropout=config.attention_dropout, pooling=pooling)[0]
 
         identity = {"config": {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE},
                     "self_training": self_training.to_dict(), "labelled": data_fingerprint(train_set, val_set),
@@ -155,7 +158,7 @@ def train_run(
         "truncation": {"rule": config.truncation, "head_tokens": config.head_tokens},
         "text_column": train_set.text_column,
         "label_column": train_set.label_column,
-        "config": {**config.to_dict(), "resolved_precision": precision},
+        "config": {**config.to_dict(), "resolved_precision": precision, "resolved_pooling": pooling},
         "best_epoch": state.best_epoch,
         "saved_epoch": saved_epoch,
         "stopped_early": state.stopped_early,
