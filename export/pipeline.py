@@ -114,7 +114,7 @@ def export_bundle(
     from mobilebert_edge.export.bundle import check_destination
 
     check_destination(out, overwrite)
-    log(f"checkpoint {ckpt.path}: {ckpt.architecture or 'classifier'}, labels {ckpt.labels}, "
+    log(f"checkpoint {ckpt.path}: {ckpt.architecture or 'classifier'} ({ckpt.pooling} pooling), labels {ckpt.labels}, "
         f"max_length {ckpt.max_length}, truncation {ckpt.rule}")
     model = load_model(ckpt)
     hf_tokenizer = load_tokenizer(ckpt)
@@ -250,7 +250,7 @@ def export_bundle(
             write_manifest(folder, {
                 "labels": ckpt.labels,
                 "model": {"file": MODEL_FILE, "precision": precision, "inputs": declared, "output": OUTPUT_NAME,
-                          "architecture": ckpt.architecture or type(model).__name__,
+                          "architecture": ckpt.architecture or type(model).__name__, "pooling": ckpt.pooling,
                           **({"quantization": quantization} if precision == "int8" else {}),
                           **({"optimization_level": baked["level"]} if baked["level"] else {})},
                 "tokenizer": {"file": TOKENIZER_FILE, "max_length": ckpt.max_length,

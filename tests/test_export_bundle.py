@@ -45,8 +45,8 @@ def test_manifest_schema_and_hashes(tiny_bundle: Path):
     assert manifest["labels"] == ["negative", "positive"]
     assert manifest["model"] == {
         "file": "model.onnx", "precision": "int8", "inputs": ["input_ids", "attention_mask", "token_type_ids"],
-        "output": "logits", "architecture": "MobileBertForSequenceClassification", "quantization": "static",
-        "optimization_level": "extended",
+        "output": "logits", "architecture": "MobileBertForSequenceClassification", "pooling": "cls",
+        "quantization": "static", "optimization_level": "extended",
     }
     assert manifest["tokenizer"] == {
         "file": "tokenizer.json", "max_length": 256, "truncation": {"rule": "head", "head_tokens": None},

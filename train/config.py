@@ -16,6 +16,7 @@ SCHEDULES = ("linear", "constant")
 PRECISIONS = ("auto", "bf16", "fp32")
 POOLINGS = ("cls", "mean")  # what the head reads: train/pooling.py
 POOLING_CHOICES = ("auto", *POOLINGS)  # auto: what the encoder declares, else cls
+POOLING_KEY = "mobilebert_edge_pooling"  # the config.json entry naming a checkpoint's pooling
 
 # Settings that may change between an interrupted run and its --resume.
 RESUME_FREE = ("threads",)
@@ -111,6 +112,18 @@ class TrainConfig:
         """Fields whose values differ: ``{name: (self value, other value)}``."""
         mine, theirs = self.to_dict(), other.to_dict()
         return {key: (mine[key], theirs[key]) for key in mine if key not in ignore and mine[key] != theirs[key]}
+
+
+class PoolingError(ValueError):
+    """A model that cannot take the asked pooling, or a config.json naming an unknown one."""
+
+
+def saved_pooling(config: Any) -> str:
+    """The pooling a checkpoint's config (a dict or a transformers config) records; ``cls`` when none."""
+    pooling = (config.get(POOLING_KEY) if isinstance(config, dict) else getattr(config, POOLING_KEY, None)) or "cls"
+    if pooling not in POOLINGS:
+        raise PoolingError(f"config.json {POOLING_KEY} is {pooling!r} (expected {' | '.join(POOLINGS)})")
+    return pooling
 
 
 def resolve_config(preset: str | None = None, **overrides: Any) -> TrainConfig:

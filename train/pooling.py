@@ -6,10 +6,10 @@ the reading sentence-transformers encoders (all-MiniLM-L6-v2 and kin) were train
 pooler is an untrained initialization. ``auto`` (the default of ``train``) takes what such a folder
 declares in ``1_Pooling/config.json``, else ``cls``.
 
-The choice is written into config.json under :data:`CONFIG_KEY`, so every loader of this package
-(export, evaluation, benchmarks) rebuilds the same head with :func:`with_saved_pooling`. A plain
-``AutoModelForSequenceClassification`` ignores the key and would read [CLS]: load a mean-pooled
-checkpoint through this package, or use its exported bundle.
+The choice is written into config.json under ``mobilebert_edge_pooling`` (``POOLING_KEY``), so every
+loader of this package (export, evaluation, benchmarks) rebuilds the same head with
+:func:`with_saved_pooling`. A plain ``AutoModelForSequenceClassification`` ignores the key and would
+read [CLS]: load a mean-pooled checkpoint through this package, or use its exported bundle.
 """
 
 from __future__ import annotations
@@ -21,13 +21,7 @@ from typing import Any
 
 import torch
 
-from mobilebert_edge.train.config import POOLINGS
-
-CONFIG_KEY = "mobilebert_edge_pooling"
-
-
-class PoolingError(ValueError):
-    """A model that cannot take the asked pooling, or a config.json naming an unknown one."""
+from mobilebert_edge.train.config import POOLING_KEY, POOLINGS, PoolingError, saved_pooling
 
 
 def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -85,16 +79,8 @@ def apply_pooling(model: Any, pooling: str) -> Any:
     if pooling not in POOLINGS:
         raise PoolingError(f"unknown pooling {pooling!r} (expected {' | '.join(POOLINGS)})")
     wrapped = MeanPooledClassifier(model) if pooling == "mean" else model
-    setattr(model.config, CONFIG_KEY, pooling)
+    setattr(model.config, POOLING_KEY, pooling)
     return wrapped
-
-
-def saved_pooling(config: Any) -> str:
-    """The pooling a checkpoint's config records (``cls`` when it records none)."""
-    pooling = (config.get(CONFIG_KEY) if isinstance(config, dict) else getattr(config, CONFIG_KEY, None)) or "cls"
-    if pooling not in POOLINGS:
-        raise PoolingError(f"config.json {CONFIG_KEY} is {pooling!r} (expected {' | '.join(POOLINGS)})")
-    return pooling
 
 
 def with_saved_pooling(model: Any) -> Any:
