@@ -44,7 +44,7 @@ def parse_variant(spec: str):
     for item in filter(None, [] if spec == "default" else spec.split(";")):
         key, value = item.split("=", 1)
         if key not in TRAIN_SETTINGS:
-            values[key] = float(value) if key in ("threshold", "fraction") else int(value) if key in ("per_class", "rounds", "teachers") else value
+            values[key] = float(value) if key in ("threshold", "fraction", "student_mask") else int(value) if key in ("per_class", "rounds", "teachers") else value
     return SelfTrainConfig(**values)
 
 

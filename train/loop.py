@@ -26,6 +26,7 @@ from edge_runtime.evaluation.metrics import accuracy, macro_f1
 from mobilebert_edge.train.batches import batch_order, collate, eval_order
 from mobilebert_edge.train.config import TrainConfig
 from mobilebert_edge.train.encode import Encoded
+from mobilebert_edge.train.noise import TokenMasking
 from mobilebert_edge.train.precision import autocast
 from mobilebert_edge.train.schedule import learning_rate, warmup_steps
 
@@ -146,8 +147,12 @@ def fit(
     save_epoch: Callable[[TrainState, torch.nn.Module, torch.optim.Optimizer, dict | None], None] | None = None,
     resume: Callable[[torch.nn.Module, torch.optim.Optimizer], tuple[TrainState, dict | None]] | None = None,
     log: Callable[[str], None] = print,
+    masking: TokenMasking | None = None,
 ) -> TrainState:
-    """Train ``model`` in place; at the end it holds the best epoch's weights if ``restore_best``."""
+    """Train ``model`` in place; at the end it holds the best epoch's weights if ``restore_best``.
+
+    ``masking`` adds input noise to every training batch (``train/noise.py``); validation sees clean texts.
+    """
     seed_everything(config.seed)
     optimizer = build_optimizer(model, config)
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
@@ -178,6 +183,8 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = collate(train_set, indices, pad_id=pad_id, pad_to=pad_to)
+            if masking is not None:
+                batch = masking.apply(batch, seed=config.seed, step=state.step)
             loss = train_step(model, optimizer, batch, precision=precision, max_grad_norm=config.max_grad_norm)
             state.step += 1
             total_loss += loss.item()

@@ -37,6 +37,7 @@ class SelfTrainConfig:
     rounds: int = 1
     student: str = "fresh"
     teachers: int = 3  # round 1 labels with the mean probabilities of this many teachers (other seeds)
+    student_mask: float = 0.0  # share of a student's input tokens replaced by [MASK] at each step (train/noise.py)
 
     def __post_init__(self) -> None:
         def fail(field: str, expected: str) -> None:
@@ -58,6 +59,9 @@ class SelfTrainConfig:
             fail("student", " | ".join(STUDENTS))
         if isinstance(self.teachers, bool) or not isinstance(self.teachers, int) or not 1 <= self.teachers <= 10:
             fail("teachers", "an integer in 1..10")
+        if isinstance(self.student_mask, bool) or not isinstance(self.student_mask, (int, float)) \
+                or not 0 <= self.student_mask <= 0.5:
+            fail("student_mask", "a share of the tokens in [0, 0.5], e.g. 0.1")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -43,6 +43,7 @@ from mobilebert_edge.train.config import TrainConfig
 from mobilebert_edge.train.encode import Encoded, encode_texts
 from mobilebert_edge.train.errors import ResumeError
 from mobilebert_edge.train.loop import TrainState, fit, predict_logits, seed_everything
+from mobilebert_edge.train.noise import TokenMasking
 from mobilebert_edge.train.pseudo_labels import (SelfTrainConfig, counts_by_name, read_pseudo_labels,
                                                  select_pseudo_labels, softmax, write_pseudo_labels)
 from mobilebert_edge.train.resume import RESUME_DIR, EpochCheckpoints
@@ -248,6 +249,7 @@ def self_train(
                           found="none", hint="run without --resume to start training")
     unlabelled_enc = None
     kill_after = int(os.environ.get(KILL_AFTER_LABELLING_ENV, "0") or 0)
+    masking = TokenMasking.for_tokenizer(settings.student_mask, tokenizer) if settings.student_mask > 0 else None
 
     for number in range(len(rounds), settings.rounds + 1):
         started = time.perf_counter()
@@ -276,12 +278,14 @@ def self_train(
                 del model
                 seed_everything(config.seed)
                 model = new_model()
+        noisy = number > 0 and masking is not None
         log(f"round {number} ({'teacher' if number == 0 else settings.student + ' student'}): "
-            f"{len(data)} training texts")
+            f"{len(data)} training texts{f', {settings.student_mask:g} of their tokens masked at each step' if noisy else ''}")
         train_enc = encode_texts(tokenizer, data.texts, data.labels, **encode)
         checkpoints = EpochCheckpoints(out, config, fingerprint(data, val_set), round=number)
         state = fit(model, train_enc, val_enc, config, pad_id=pad_id, precision=precision, save_epoch=checkpoints.save,
-                    resume=checkpoints.resume_if_saved(resume), log=log)
+                    resume=checkpoints.resume_if_saved(resume), log=log,
+                    masking=masking if noisy else None)
         rounds.append({"round": number, "training_rows": len(data), "pseudo_labels": pseudo,
                        "seconds": round(time.perf_counter() - started, 1), "state": state.to_dict()})
         store.finish(rounds, model)
