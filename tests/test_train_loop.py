@@ -124,12 +124,14 @@ def test_same_seed_same_weights_other_seed_other_weights(model_dir: Path, tmp_pa
         assert_same_weights(runs["a"], runs["c"])
 
 
-def test_resume_after_sigkill_ends_with_the_uninterrupted_model(model_dir: Path, small_csv: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_resume_after_sigkill_ends_with_the_uninterrupted_model(model_dir: Path, small_csv: Path, tmp_path: Path,
+                                                                pooling: str) -> None:
     from mobilebert_edge.cli import main
 
     flags = ["--data", str(small_csv), "--model", str(model_dir), "--max-length", "16", "--batch-size", "4",
              "--lr", "2e-3", "--epochs", "3", "--patience", "0", "--precision", "auto", "--threads", "1",
-             "--seed", "11", "--warmup-ratio", "0.2"]
+             "--seed", "11", "--warmup-ratio", "0.2", "--pooling", pooling]
     assert main(["train", *flags, "--out", str(tmp_path / "whole")]) == 0
 
     env = {**os.environ, KILL_AFTER_EPOCH_ENV: "1", "PYTHONPATH": str(REPO)}
