@@ -93,6 +93,9 @@ def test_auto_pooling_follows_a_sentence_transformers_folder(model_dir: Path, tm
                                                                        "pooling_mode_mean_tokens": False}))
     assert resolve_pooling("auto", str(model_dir)) == "cls"
     assert resolve_pooling("auto", "google/mobilebert-uncased") == "cls"  # a hub id declares nothing here
+    config = json.loads((model_dir / "config.json").read_text())
+    (model_dir / "config.json").write_text(json.dumps({**config, POOLING_KEY: "mean"}))  # a checkpoint of ours
+    assert resolve_pooling("auto", str(model_dir)) == "mean"
 
 
 def test_unknown_pooling_setting_is_refused() -> None:

@@ -58,8 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--padding", choices=("longest", "max_length"), help="pad each batch to its longest item or to --max-length")
     model.add_argument("--pooling", choices=("auto", "cls", "mean"),
                        help="what the classifier reads: cls, the model's [CLS] pooler; mean, the mean of the token "
-                       "states; auto (default): what a sentence-transformers folder declares (mean for "
-                       "all-MiniLM-L6-v2), else cls")
+                       "states; auto (default): what the model folder declares (a checkpoint of ours: its pooling; a "
+                       "sentence-transformers folder: 1_Pooling/config.json, mean for all-MiniLM-L6-v2), else cls")
     model.add_argument("--attention-dropout", type=float, metavar="P",
                        help="dropout on attention probabilities (fast: 0, which lets PyTorch use its fused "
                        "attention kernel; default elsewhere: the model's own)")

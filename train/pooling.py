@@ -3,8 +3,9 @@
 ``cls`` is the model's own head (``*ForSequenceClassification``: pooler, dropout, linear). ``mean``
 classifies the attention-masked mean of the last hidden states with the same dropout and linear layer:
 the reading sentence-transformers encoders (all-MiniLM-L6-v2 and kin) were trained for, whose [CLS]
-pooler is an untrained initialization. ``auto`` (the default of ``train``) takes what such a folder
-declares in ``1_Pooling/config.json``, else ``cls``.
+pooler is an untrained initialization. ``auto`` (the default of ``train``) takes what the model folder
+declares (a checkpoint of this package: its own pooling; a sentence-transformers folder:
+``1_Pooling/config.json``), else ``cls``.
 
 The choice is written into config.json under ``mobilebert_edge_pooling`` (``POOLING_KEY``), so every
 loader of this package (export, evaluation, benchmarks) rebuilds the same head with
@@ -94,16 +95,21 @@ def resolve_pooling(pooling: str, model: str) -> str:
 
 
 def declared_pooling(folder: str | Path) -> str | None:
-    """The pooling a sentence-transformers model folder declares (``1_Pooling/config.json``), if any."""
-    path = Path(folder) / "1_Pooling" / "config.json"
-    try:
-        modes = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(modes, dict):
-        return None
+    """The pooling a model folder declares, if any: a checkpoint of ours in its config.json, a
+    sentence-transformers folder in ``1_Pooling/config.json``."""
+    saved, modes = _json_object(Path(folder) / "config.json"), _json_object(Path(folder) / "1_Pooling" / "config.json")
+    if saved.get(POOLING_KEY) in POOLINGS:
+        return saved[POOLING_KEY]
     if modes.get("pooling_mode_mean_tokens") and not modes.get("pooling_mode_cls_token"):
         return "mean"
     if modes.get("pooling_mode_cls_token") and not modes.get("pooling_mode_mean_tokens"):
         return "cls"
     return None
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
