@@ -44,7 +44,9 @@ def parse_variant(spec: str):
     for item in filter(None, [] if spec == "default" else spec.split(";")):
         key, value = item.split("=", 1)
         if key not in TRAIN_SETTINGS:
-            values[key] = float(value) if key in ("threshold", "fraction", "student_mask") else int(value) if key in ("per_class", "rounds", "teachers") else value
+            values[key] = float(value) if key in ("threshold", "fraction", "student_mask") \
+                else int(value) if key in ("per_class", "rounds", "teachers") \
+                else value in ("1", "true") if key == "student_finetune" else value
     return SelfTrainConfig(**values)
 
 
@@ -101,20 +103,24 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
 
     config = resolve_config("fast", model=model, threads=args.threads, seed=seed, max_length=args.max_length,
                             **variant_training(spec))
-    heldout, scoring = {}, []
+    heldout, before, scoring = {}, {}, []
 
-    def on_round(number: int, trained, tokenizer) -> None:
-        started = time.perf_counter()
-        heldout[number] = heldout_accuracy(trained, tokenizer, config, table, precision)
-        scoring.append(time.perf_counter() - started)
-        print(f"   round {number}: held-out accuracy {heldout[number]:.4f}", file=sys.stderr, flush=True)
+    def scorer(found: dict, what: str):
+        def on_model(number: int, trained, tokenizer) -> None:
+            started = time.perf_counter()
+            found[number] = heldout_accuracy(trained, tokenizer, config, table, precision)
+            scoring.append(time.perf_counter() - started)
+            print(f"   round {number}{what}: held-out accuracy {found[number]:.4f}", file=sys.stderr, flush=True)
+        return on_model
 
     started, cpu = time.perf_counter(), time.process_time()
     result = train_run(config, data=str(files[size]), val_data=str(files["validation"]),
                        out=run_folder(Path(args.runs), size, spec, seed), overwrite=True,
-                       unlabeled=str(files["unlabeled"]), self_training=parse_variant(spec), on_round=on_round)
+                       unlabeled=str(files["unlabeled"]), self_training=parse_variant(spec), on_round=scorer(heldout, ""),
+                       before_finetune=scorer(before, " before the labelled-only pass"))
     rounds = result.self_training["rounds"]
-    return {"labelled": files[f"{size}-rows"], "variant": spec, "seed": seed,
+    extra = {"heldout_before_finetune": [before.get(r["round"]) for r in rounds]} if before else {}
+    return {"labelled": files[f"{size}-rows"], "variant": spec, "seed": seed, **extra,
             "heldout": [heldout[r["round"]] for r in rounds], "val": [r["metrics"]["val_accuracy"] for r in rounds],
             "pseudo": [r["pseudo_labels"]["used"] if r["pseudo_labels"] else None for r in rounds],
             "round_seconds": [r["seconds"] for r in rounds], "scoring_seconds": sum(scoring),
@@ -172,6 +178,12 @@ def pseudo_text(used: dict | None) -> str:
     return "–" if used is None else " / ".join(f"{n:,}" for n in used.values())
 
 
+def before_text(row: dict) -> str:
+    """The students' held-out accuracy before their labelled-only pass, when the run had one."""
+    before = [a for a in row.get("heldout_before_finetune", []) if a is not None]
+    return f" ({', '.join(f'{100 * a:.2f}%' for a in before)} before the labelled-only pass)" if before else ""
+
+
 def render(args, rows: list[dict], slice_size: int, precision: str) -> str:
     """The section: every run, then the headline (mean ± sd over seeds) and the verdict."""
     runs = ["| labelled | variant | seed | pseudo-labels per class, by round | pseudo-labels right (hidden labels) "
@@ -182,7 +194,7 @@ def render(args, rows: list[dict], slice_size: int, precision: str) -> str:
         runs.append(f"| {row['labelled']:,} | {row['variant']} | {row['seed']} | "
                     f"{', '.join(pseudo_text(u) for u in row['pseudo'][1:])} | "
                     f"{', '.join('–' if a is None else f'{100 * a:.1f}%' for a in row.get('pseudo_accuracy', [None]))} | "
-                    f"{' → '.join(f'{100 * a:.2f}%' for a in row['heldout'])} | "
+                    f"{' → '.join(f'{100 * a:.2f}%' for a in row['heldout'])}{before_text(row)} | "
                     f"{' → '.join(f'{100 * a:.2f}%' for a in row['val'])} | {row['train_seconds']:.0f} s "
                     f"({' + '.join(f'{s:.0f}' for s in row['round_seconds'])}) | {row['train_cpu_seconds']:.0f} s | "
                     f"{row.get('revision', '?')} |")

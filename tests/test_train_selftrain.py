@@ -189,8 +189,9 @@ def history(folder: Path) -> dict:
     metrics = json.loads((folder / "metrics.json").read_text())
     for record in metrics["self_training"]["rounds"]:
         record.pop("seconds")
-        for epoch in [record["metrics"], *record["history"]]:
-            epoch.pop("seconds")
+        for stage in (record, record.get("before_finetune", {"metrics": {}, "history": []})):
+            for epoch in [stage["metrics"], *stage["history"]]:
+                epoch.pop("seconds", None)
     return metrics["self_training"]
 
 
@@ -202,7 +203,8 @@ def test_self_trained_checkpoint_records_pseudo_labels_exports_and_checks(model_
     manifest = json.loads((out / "mobilebert_edge.json").read_text())
     report = manifest["self_training"]
     assert report["settings"] == {"threshold": 0.55, "fraction": 0.8, "balance": "equal", "per_class": None,
-                                  "rounds": 1, "student": "fresh", "teachers": 3, "student_mask": 0.0}
+                                  "rounds": 1, "student": "fresh", "teachers": 3, "student_mask": 0.0,
+                                  "student_finetune": False}
     assert report["unlabeled"] == {"file": str(files[1]), "rows": 25, "text_column": "text"}
     teacher, student = report["rounds"]
     assert teacher["pseudo_labels"] is None and teacher["training_rows"] == 20
@@ -366,3 +368,75 @@ def test_teacher_ensemble_labels_with_the_mean_of_its_teachers(model_dir: Path, 
         assert (tmp_path / "whole" / "pseudo_labels" / name).read_text() == \
             (tmp_path / "cut" / "pseudo_labels" / name).read_text()
     assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "cut"))
+
+
+def test_student_finetune_trains_the_student_on_the_labelled_texts_alone(model_dir: Path, files, tmp_path: Path,
+                                                                         capsys) -> None:
+    """--student-finetune: the student first learns exactly as without it, then trains on the labelled texts
+    alone; both passes are recorded; the result is an ordinary checkpoint."""
+    from mobilebert_edge.train.config import resolve_config
+    from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
+    from mobilebert_edge.train.run import train_run
+
+    config = resolve_config("fast", model=str(model_dir), max_length=16, batch_size=4, lr=1e-3, epochs=2, patience=0,
+                            warmup_ratio=0.0, precision="fp32", threads=1, seed=5)
+    settings = SelfTrainConfig(threshold=0.55, teachers=1)
+    before = {}
+
+    def keep(number: int, model, _tokenizer) -> None:
+        before[number] = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+
+    plain = train_run(config, data=str(files[0]), out=tmp_path / "plain", unlabeled=str(files[1]),
+                      self_training=settings, log=lambda _: None)
+    tuned = train_run(config, data=str(files[0]), out=tmp_path / "tuned", unlabeled=str(files[1]),
+                      self_training=SelfTrainConfig(threshold=0.55, teachers=1, student_finetune=True),
+                      before_finetune=keep, log=lambda _: None)
+    assert list(before) == [1]
+    assert same_weights(before[1], plain.model.state_dict())
+    assert not same_weights(before[1], tuned.model.state_dict())
+    student = tuned.self_training["rounds"][1]
+    mixed = plain.self_training["rounds"][1]
+    assert student["before_finetune"]["history"] == [
+        {**epoch, "seconds": student["before_finetune"]["history"][i]["seconds"]} for i, epoch in enumerate(mixed["history"])]
+    assert student["training_rows"] > 20
+    assert [epoch["steps"] for epoch in student["history"]] == [5, 10]  # 20 labelled texts, batches of 4
+    assert student["metrics"] == tuned.metrics
+    assert "before_finetune" not in tuned.self_training["rounds"][0]
+
+    out = tmp_path / "cli"
+    assert main(flags(model_dir, files, "--out", str(out), "--pseudo-teachers", "1", "--student-finetune")) == 0
+    printed = capsys.readouterr()
+    assert "round 1: the student trains on the 20 labelled texts alone" in printed.err
+    assert re.search(r"round 1: pseudo-labels used .*, validation accuracy \d\.\d{4} after the labelled-only pass "
+                     r"\(\d\.\d{4} before\)", printed.out)
+    manifest = json.loads((out / "mobilebert_edge.json").read_text())
+    assert manifest["self_training"]["settings"]["student_finetune"] is True
+    assert not (out / ".resume").exists()
+    assert main(["export", str(out), "--out", str(tmp_path / "bundle"), "--precision", "fp32"]) == 0
+    assert main(["check", str(tmp_path / "bundle")]) == 0
+
+
+def test_student_finetune_resumes_inside_the_labelled_only_pass(model_dir: Path, files, tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    from mobilebert_edge.train import selftrain
+
+    argv = flags(model_dir, files, "--pseudo-teachers", "1", "--student-finetune", "--epochs", "2")
+    assert main([*argv, "--out", str(tmp_path / "whole")]) == 0
+
+    class Interrupted(Exception):
+        pass
+
+    class CutAfterFirstLabelledEpoch(selftrain.EpochCheckpoints):
+        def save(self, state, *args) -> None:
+            super().save(state, *args)
+            if self.root.name == "round-01-labelled" and state.epoch == 1:
+                raise Interrupted
+
+    monkeypatch.setattr(selftrain, "EpochCheckpoints", CutAfterFirstLabelledEpoch)
+    with pytest.raises(Interrupted):
+        main([*argv, "--out", str(tmp_path / "cut")])
+    monkeypatch.undo()
+    assert (tmp_path / "cut" / ".resume" / "round-01-labelled" / "latest.json").is_file()
+    assert main([*argv, "--out", str(tmp_path / "cut"), "--resume"]) == 0
+    assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "cut"))
+    assert history(tmp_path / "whole") == history(tmp_path / "cut")

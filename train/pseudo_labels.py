@@ -38,6 +38,7 @@ class SelfTrainConfig:
     student: str = "fresh"
     teachers: int = 3  # round 1 labels with the mean probabilities of this many teachers (other seeds)
     student_mask: float = 0.0  # share of a student's input tokens replaced by [MASK] at each step (train/noise.py)
+    student_finetune: bool = False  # then each student trains on the labelled texts alone
 
     def __post_init__(self) -> None:
         def fail(field: str, expected: str) -> None:
@@ -62,6 +63,8 @@ class SelfTrainConfig:
         if isinstance(self.student_mask, bool) or not isinstance(self.student_mask, (int, float)) \
                 or not 0 <= self.student_mask <= 0.5:
             fail("student_mask", "a share of the tokens in [0, 0.5], e.g. 0.1")
+        if not isinstance(self.student_finetune, bool):
+            fail("student_finetune", "true or false")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

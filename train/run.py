@@ -79,12 +79,14 @@ def train_run(
     unlabeled_text_column: str | None = None,
     self_training: SelfTrainConfig | None = None,
     on_round: Callable[[int, Any, Any], None] | None = None,
+    before_finetune: Callable[[int, Any, Any], None] | None = None,
     log: Callable[[str], None] = _stderr,
 ) -> RunResult:
     """Fine-tune ``config.model`` on ``data`` and write the checkpoint folder ``out``.
 
     With ``unlabeled`` (a file of texts) the run self-trains (``train/selftrain.py``) under ``self_training``
-    (default settings when None); ``on_round(number, model, tokenizer)`` sees each round's model.
+    (default settings when None); ``on_round(number, model, tokenizer)`` sees each round's model and
+    ``before_finetune`` a student before its labelled-only pass (``student_finetune``).
     """
     started = time.perf_counter()
     out = Path(out)
@@ -146,7 +148,7 @@ def train_run(
                     "unlabelled": unlabelled.fingerprint()}
         outcome = self_train(model, tokenizer, train_set, val_set, unlabelled, config, self_training, out=out,
                              identity=identity, precision=precision, new_model=new_model, fingerprint=data_fingerprint,
-                             resume=resume, on_round=on_round, log=log)
+                             resume=resume, on_round=on_round, before_finetune=before_finetune, log=log)
         model, state, rounds = outcome.model, outcome.state, self_training_report(outcome.rounds, unlabelled,
                                                                                   self_training, config)
 
@@ -195,7 +197,7 @@ def summary(result: RunResult) -> str:
     rounds = [] if result.self_training is None else result.self_training["rounds"]
     return "\n".join([
         *(f"round {r['round']}: {_pseudo_summary(r['pseudo_labels'])}, validation accuracy "
-          f"{r['metrics']['val_accuracy']:.4f} ({r['seconds']:.0f} s)" for r in rounds),
+          f"{r['metrics']['val_accuracy']:.4f}{_before_finetune(r)} ({r['seconds']:.0f} s)" for r in rounds),
         f"done in {result.seconds:.1f} s; best epoch {result.best_epoch}, saved epoch {result.saved_epoch}: "
         f"validation accuracy {m['val_accuracy']:.4f}, macro-F1 {m['val_macro_f1']:.4f}, loss {m['val_loss']:.4f}",
         f"checkpoint folder: {result.out}",
@@ -209,6 +211,11 @@ def _pseudo_summary(pseudo: dict[str, Any] | None) -> str:
     if pseudo is None:
         return "teacher, labelled texts only"
     return "pseudo-labels used " + ", ".join(f"{name} {n}" for name, n in pseudo["used"].items())
+
+
+def _before_finetune(record: dict[str, Any]) -> str:
+    before = record.get("before_finetune")
+    return "" if before is None else f" after the labelled-only pass ({before['metrics']['val_accuracy']:.4f} before)"
 
 
 def _versions() -> dict[str, str]:

@@ -4,7 +4,9 @@ Round 0 is ordinary training on the labelled texts: the teacher. Each later roun
 unlabelled texts with the previous round's model (batches sorted by length), keeps the confident
 pseudo-labels (``train/pseudo_labels.py``) and trains a student on the labelled training texts plus
 those; validation stays on the labelled validation texts. The student starts from the pretrained
-encoder (``fresh``) or from the teacher's weights (``continue``) and is the next round's teacher.
+encoder (``fresh``) or from the teacher's weights (``continue``) and is the next round's teacher. With
+``student_finetune`` each student then trains on the labelled texts alone (same preset, its own epochs
+in ``.resume/round-NN-labelled/``): the pseudo-labels teach first, the labels have the last word.
 
 Resumable like ``fit``: the round in progress keeps epoch checkpoints in ``.resume/round-NN/``; a
 finished round leaves its weights in ``.resume/round-NN.safetensors`` and its record in
@@ -100,7 +102,8 @@ class RoundStore:
         os.replace(tmp, self.root / name)
         with atomic_write(self.root / ROUNDS_FILE) as handle:
             json.dump({"identity": self.identity, "rounds": rounds}, handle, indent=1)
-        shutil.rmtree(self.root / f"round-{number:02d}", ignore_errors=True)
+        for folder in (f"round-{number:02d}", f"round-{number:02d}-labelled"):
+            shutil.rmtree(self.root / folder, ignore_errors=True)
         for old in self.root.glob("round-*.safetensors"):
             if old.name != name:
                 old.unlink()
@@ -224,12 +227,14 @@ def self_train(
     fingerprint: Callable[[LabelledTexts, LabelledTexts], str],
     resume: bool = False,
     on_round: Callable[[int, torch.nn.Module, Any], None] | None = None,
+    before_finetune: Callable[[int, torch.nn.Module, Any], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> SelfTrainResult:
     """Train the teacher and ``settings.rounds`` students; return the last student (its best epoch's weights).
 
     ``new_model()`` loads the pretrained encoder with a new head (fresh students); ``on_round(number, model,
-    tokenizer)`` sees every round's model as it finishes.
+    tokenizer)`` sees every round's model as it finishes; ``before_finetune`` (same arguments) a student
+    before its pass over the labelled texts alone (``settings.student_finetune``).
     """
     out, names = Path(out), list(train_set.label_names)
     pad_id = tokenizer.pad_token_id or 0
@@ -286,8 +291,18 @@ def self_train(
         state = fit(model, train_enc, val_enc, config, pad_id=pad_id, precision=precision, save_epoch=checkpoints.save,
                     resume=checkpoints.resume_if_saved(resume), log=log,
                     masking=masking if noisy else None)
-        rounds.append({"round": number, "training_rows": len(data), "pseudo_labels": pseudo,
-                       "seconds": round(time.perf_counter() - started, 1), "state": state.to_dict()})
+        record = {"round": number, "training_rows": len(data), "pseudo_labels": pseudo}
+        if number > 0 and settings.student_finetune:
+            if before_finetune is not None:
+                before_finetune(number, model, tokenizer)
+            record["before_finetune"] = state.to_dict()
+            log(f"round {number}: the student trains on the {len(train_set)} labelled texts alone")
+            labelled = EpochCheckpoints(out, config, fingerprint(train_set, val_set), round=number,
+                                        folder=f"round-{number:02d}-labelled")
+            state = fit(model, encode_texts(tokenizer, train_set.texts, train_set.labels, **encode), val_enc, config,
+                        pad_id=pad_id, precision=precision, save_epoch=labelled.save,
+                        resume=labelled.resume_if_saved(resume), log=log)
+        rounds.append({**record, "seconds": round(time.perf_counter() - started, 1), "state": state.to_dict()})
         store.finish(rounds, model)
         if on_round is not None:
             on_round(number, model, tokenizer)
@@ -305,6 +320,11 @@ def self_training_report(rounds: list[dict[str, Any]], unlabelled: Any, settings
                        "pseudo_labels": record["pseudo_labels"], "saved_epoch": state.saved_epoch(config.restore_best),
                        "metrics": state.saved_metrics(config.restore_best), "seconds": record["seconds"],
                        "history": state.history})
+        if "before_finetune" in record:  # the student's pass with the pseudo-labels, before the labelled-only one
+            first = TrainState.from_dict(record["before_finetune"])
+            report[-1]["before_finetune"] = {"saved_epoch": first.saved_epoch(config.restore_best),
+                                             "metrics": first.saved_metrics(config.restore_best),
+                                             "history": first.history}
     return {"settings": settings.to_dict(),
             "unlabeled": {"file": unlabelled.source, "rows": len(unlabelled), "text_column": unlabelled.text_column},
             "rounds": report}
