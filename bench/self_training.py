@@ -226,13 +226,14 @@ the mean of the token states, which this encoder declares (variants `pooling=cls
 Labelled: `{TUTORIAL}` split as in train-vs-tutorial (800 train / 200 validation, stratified, seed 42);
 smaller labelled sets are stratified subsets of the 800, validated on the same 200. Unlabelled: the first
 {args.unlabeled:,} reviews of the training pool (`bench/heldout.py`, text only). Held-out: the first
-{slice_size:,} reviews of the held-out slice (never trained on, never labelled by a teacher), scored with bf16
-autocast ({precision}) after every round, so round 0 (the first teacher) is the same run without unlabelled
-texts. Default
+{slice_size:,} reviews of the held-out slice (never trained on, never labelled by a teacher), scored in the
+precision `auto` picks, as training does ({precision} here), after every round, so round 0 (the first teacher) is the
+same run without unlabelled texts. Default
 settings: the most confident {defaults.fraction:g} of the unlabelled texts (split equally across classes),
 threshold {defaults.threshold:g}, {defaults.balance} balance, chosen from the mean probabilities of
 {defaults.teachers} teachers (seeds s, s + 1000, ...), {defaults.rounds} round, {defaults.student} student
-({f'{defaults.student_mask:g} of its tokens masked at each step' if defaults.student_mask else 'no input noise'}); a
+({f'{defaults.student_mask:g} of its tokens masked at each step' if defaults.student_mask else 'no input noise'}{
+', then the labelled texts alone' if defaults.student_finetune else ''}); a
 variant changes some of them. Train wall time is the whole `train --unlabeled` run (data, teacher,
 labelling, students, saving) without the held-out scoring; round seconds in brackets (round 1's include
 training the other teachers). "Pseudo-labels right"
