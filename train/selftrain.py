@@ -65,6 +65,11 @@ class SelfTrainResult:
     rounds: list[dict[str, Any]]  # one record per round: pseudo-label counts, training rows, loop state
 
 
+def labelled_pass_folder(number: int) -> str:
+    """Where round ``number``'s labelled-only pass (``student_finetune``) keeps its epochs, in ``.resume/``."""
+    return f"round-{number:02d}-labelled"
+
+
 class RoundStore:
     """The finished rounds of one run: ``.resume/rounds.json`` and the newest round's weights."""
 
@@ -102,7 +107,7 @@ class RoundStore:
         os.replace(tmp, self.root / name)
         with atomic_write(self.root / ROUNDS_FILE) as handle:
             json.dump({"identity": self.identity, "rounds": rounds}, handle, indent=1)
-        for folder in (f"round-{number:02d}", f"round-{number:02d}-labelled"):
+        for folder in (f"round-{number:02d}", labelled_pass_folder(number)):
             shutil.rmtree(self.root / folder, ignore_errors=True)
         for old in self.root.glob("round-*.safetensors"):
             if old.name != name:
@@ -240,6 +245,7 @@ def self_train(
     pad_id = tokenizer.pad_token_id or 0
     encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
     val_enc = encode_texts(tokenizer, val_set.texts, val_set.labels, **encode)
+    labelled_enc = encode_texts(tokenizer, train_set.texts, train_set.labels, **encode)  # teachers, labelled-only passes
     store = RoundStore(out, identity)
     unlabelled = unlabelled.without({*train_set.texts, *val_set.texts}, log=log)  # validation stays unseen
     if not resume:
@@ -268,9 +274,8 @@ def self_train(
                                                       precision=precision)
                 teachers = None
                 if number == 1 and settings.teachers > 1:
-                    pool = TeacherPool(out, encode_texts(tokenizer, train_set.texts, train_set.labels, **encode),
-                                       val_enc, config, fingerprint(train_set, val_set), pad_id, precision,
-                                       new_model, resume, log)
+                    pool = TeacherPool(out, labelled_enc, val_enc, config, fingerprint(train_set, val_set), pad_id,
+                                       precision, new_model, resume, log)
                     probabilities, extra = ensemble_probabilities(probabilities, settings.teachers,
                                                                   unlabelled_enc, pool)
                     first = TrainState.from_dict(rounds[0]["state"]).saved_metrics(config.restore_best)
@@ -286,7 +291,7 @@ def self_train(
         noisy = number > 0 and masking is not None
         log(f"round {number} ({'teacher' if number == 0 else settings.student + ' student'}): "
             f"{len(data)} training texts{f', {settings.student_mask:g} of their tokens masked at each step' if noisy else ''}")
-        train_enc = encode_texts(tokenizer, data.texts, data.labels, **encode)
+        train_enc = labelled_enc if data is train_set else encode_texts(tokenizer, data.texts, data.labels, **encode)
         checkpoints = EpochCheckpoints(out, config, fingerprint(data, val_set), round=number)
         state = fit(model, train_enc, val_enc, config, pad_id=pad_id, precision=precision, save_epoch=checkpoints.save,
                     resume=checkpoints.resume_if_saved(resume), log=log,
@@ -298,8 +303,8 @@ def self_train(
             record["before_finetune"] = state.to_dict()
             log(f"round {number}: the student trains on the {len(train_set)} labelled texts alone")
             labelled = EpochCheckpoints(out, config, fingerprint(train_set, val_set), round=number,
-                                        folder=f"round-{number:02d}-labelled")
-            state = fit(model, encode_texts(tokenizer, train_set.texts, train_set.labels, **encode), val_enc, config,
+                                        folder=labelled_pass_folder(number))
+            state = fit(model, labelled_enc, val_enc, config,
                         pad_id=pad_id, precision=precision, save_epoch=labelled.save,
                         resume=labelled.resume_if_saved(resume), log=log)
         rounds.append({**record, "seconds": round(time.perf_counter() - started, 1), "state": state.to_dict()})
