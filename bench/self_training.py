@@ -140,8 +140,8 @@ def pseudo_label_accuracy(folder: Path, truth: list[str], rounds: int) -> list[f
         if not path.is_file():
             found.append(None)
             continue
-        _, labels, rows = read_pseudo_labels(path, names)
-        hits = [names[label] == truth[row - 1] for label, row in zip(labels, rows)]  # rows count from 1
+        read = read_pseudo_labels(path, names)
+        hits = [names[label] == truth[row - 1] for label, row in zip(read.labels, read.rows)]  # rows count from 1
         found.append(sum(hits) / len(hits) if hits else None)
     return found
 

@@ -104,11 +104,13 @@ def test_pseudo_label_files_round_trip_any_text(tmp_path: Path) -> None:
     from mobilebert_edge.train.pseudo_labels import read_pseudo_labels, write_pseudo_labels
 
     texts = ["next\x85line", "line\u2028separator", "tab\tand\r\nbreak", "form\x0cfeed", "plain"]
-    chosen = select_pseudo_labels(np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6], [0.5, 0.5]]),
-                                  threshold=0.0, balance="none")
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6], [0.5, 0.5]])
+    chosen = select_pseudo_labels(probabilities, threshold=0.0, balance="none")
     path = tmp_path / "round-01.jsonl"
-    write_pseudo_labels(path, texts, [10, 11, 12, 13, 14], chosen, ["neg", "pos"])
-    assert read_pseudo_labels(path, ["neg", "pos"]) == (texts, [0, 1, 0, 1, 0], [10, 11, 12, 13, 14])
+    write_pseudo_labels(path, texts, [10, 11, 12, 13, 14], chosen, ["neg", "pos"], probabilities)
+    read = read_pseudo_labels(path, ["neg", "pos"])
+    assert (read.texts, read.labels, read.rows) == (texts, [0, 1, 0, 1, 0], [10, 11, 12, 13, 14])
+    assert read.probabilities == probabilities.tolist()
 
 
 @pytest.mark.parametrize("values, message", [
@@ -342,7 +344,8 @@ def test_teacher_ensemble_labels_with_the_mean_of_its_teachers(model_dir: Path, 
     assert main([*argv, "--out", str(tmp_path / "whole")]) == 0
     pseudo = json.loads((tmp_path / "whole" / "pseudo_labels" / "round-01.json").read_text())
     names = ["negative", "positive"]
-    _, labels, rows = read_pseudo_labels(tmp_path / "whole" / "pseudo_labels" / "round-01.jsonl", names)
+    read = read_pseudo_labels(tmp_path / "whole" / "pseudo_labels" / "round-01.jsonl", names)
+    labels, rows = read.labels, read.rows
     assert fits[:3] == [(5, 20), (1005, 20), (2005, 20)] and fits[3] == (5, 20 + len(labels))
     assert len(kept) == 3 and not np.allclose(kept[0], kept[1]) and not np.allclose(kept[1], kept[2])
     expected = select_pseudo_labels((kept[0] + kept[1] + kept[2]) / 3, threshold=0.55, fraction=0.8)
@@ -440,3 +443,49 @@ def test_student_finetune_resumes_inside_the_labelled_only_pass(model_dir: Path,
     assert main([*argv, "--out", str(tmp_path / "cut"), "--resume"]) == 0
     assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "cut"))
     assert history(tmp_path / "whole") == history(tmp_path / "cut")
+
+
+def test_soft_cross_entropy_is_the_usual_loss_for_one_hot_targets() -> None:
+    import torch
+
+    from mobilebert_edge.train.loop import soft_cross_entropy
+
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])
+    labels = torch.tensor([0, 2])
+    one_hot = torch.nn.functional.one_hot(labels, 3).float()
+    assert torch.allclose(soft_cross_entropy(logits, one_hot), torch.nn.functional.cross_entropy(logits, labels))
+    soft = torch.tensor([[0.7, 0.2, 0.1], [0.0, 0.5, 0.5]])
+    by_hand = -(soft * torch.log(torch.softmax(logits, dim=-1))).sum(dim=-1).mean()
+    assert torch.allclose(soft_cross_entropy(logits, soft), by_hand)
+
+
+def test_soft_targets_train_the_student_on_the_teachers_probabilities(model_dir: Path, files, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """--pseudo-targets soft: the student's training texts carry class probabilities: one-hot for the labelled
+    ones, the teachers' (as written to the round's JSONL) for the pseudo-labelled ones; its loss is the
+    cross-entropy against them, so it ends elsewhere than the hard-label student; export and check."""
+    from mobilebert_edge.train import selftrain
+    from mobilebert_edge.train.pseudo_labels import read_pseudo_labels
+
+    seen: list = []
+    training = selftrain.fit
+    monkeypatch.setattr(selftrain, "fit", lambda model, train, val, config, **k:
+                        seen.append(train) or training(model, train, val, config, **k))
+    assert main([*flags(model_dir, files, "--pseudo-teachers", "1"), "--out", str(tmp_path / "hard")]) == 0
+    assert [data.targets for data in seen] == [None, None]
+    seen.clear()
+    out = tmp_path / "soft"
+    assert main([*flags(model_dir, files, "--pseudo-teachers", "1", "--pseudo-targets", "soft"), "--out", str(out)]) == 0
+    teacher, student = seen
+    assert teacher.targets is None
+    read = read_pseudo_labels(out / "pseudo_labels" / "round-01.jsonl", ["negative", "positive"])
+    assert len(student.targets) == 20 + len(read.labels) and len(read.labels) > 0
+    assert student.targets[:20] == [[1.0, 0.0] if label == 0 else [0.0, 1.0] for label in student.labels[:20]]
+    assert student.targets[20:] == read.probabilities
+    assert student.labels[20:] == [int(np.argmax(p)) for p in read.probabilities] == read.labels
+    assert any(0.0 < p[0] < 1.0 for p in read.probabilities)
+    assert not same_weights(weights(tmp_path / "hard"), weights(out))
+    manifest = json.loads((out / "mobilebert_edge.json").read_text())
+    assert manifest["self_training"]["settings"]["targets"] == "soft"
+    assert main(["export", str(out), "--out", str(tmp_path / "bundle"), "--precision", "fp32"]) == 0
+    assert main(["check", str(tmp_path / "bundle")]) == 0

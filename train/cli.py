@@ -89,6 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 "drawn afresh at each step (default 0: none)")
     selftrain.add_argument("--student-finetune", action="store_true", default=None,
                            help="then each student trains on the labelled texts alone (the preset's epochs again)")
+    selftrain.add_argument("--pseudo-targets", choices=("hard", "soft"),
+                           help="hard (default): a student learns each kept text's predicted class; soft: it matches "
+                                "the teachers' class probabilities (distillation)")
     selftrain.add_argument("--student", choices=("fresh", "continue"),
                            help="fresh (default): each student starts from --model; continue: from the teacher's weights")
 
@@ -118,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     choices = {"threshold": args.pseudo_threshold, "fraction": args.pseudo_fraction, "balance": args.pseudo_balance,
                "per_class": args.pseudo_per_class, "rounds": args.self_train_rounds, "student": args.student,
                "teachers": args.pseudo_teachers, "student_mask": args.student_mask,
-               "student_finetune": args.student_finetune}
+               "student_finetune": args.student_finetune, "targets": args.pseudo_targets}
     self_training = None
     if args.unlabeled is not None:
         from mobilebert_edge.train.pseudo_labels import SelfTrainConfig

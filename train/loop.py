@@ -84,7 +84,12 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.
 
 
 def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {key: value for key, value in batch.items() if key != "labels"}
+    return {key: value for key, value in batch.items() if key not in ("labels", "targets")}
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy against class probabilities (equal to the usual loss for one-hot targets)."""
+    return -(targets * torch.log_softmax(logits.float(), dim=-1)).sum(dim=-1).mean()
 
 
 @torch.inference_mode()
@@ -125,9 +130,16 @@ def clone_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], *,
                precision: str, max_grad_norm: float) -> torch.Tensor:
-    """One optimizer step on ``batch``: forward under ``precision``, backward, clipping (0: off), AdamW."""
+    """One optimizer step on ``batch``: forward under ``precision``, backward, clipping (0: off), AdamW.
+
+    The loss is the model's own (cross-entropy on ``labels``), or the cross-entropy against the batch's
+    ``targets`` (class probabilities) when it has them.
+    """
     with autocast(precision):
-        loss = model(**batch).loss
+        if "targets" in batch:
+            loss = soft_cross_entropy(model(**model_inputs(batch)).logits, batch["targets"])
+        else:
+            loss = model(**batch).loss
     loss.backward()
     if max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)

@@ -6,7 +6,8 @@ keeps at most its ``fraction * n / classes`` most confident candidates (n: the u
 cap), so the share kept does not depend on how well the teacher's probabilities are calibrated: a
 fine-tuned model can be right and still rarely reach 0.9 for one class. ``balance="equal"`` then keeps the same number
 per class (that of the class with the fewest), ``per_class`` caps every class. Ties are broken by input
-order, so the choice is deterministic.
+order, so the choice is deterministic. With ``targets="soft"`` a student matches the teachers' class
+probabilities of each kept text instead of its predicted class.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mobilebert_edge.train.errors import ConfigError, ResumeError
 
 BALANCES = ("equal", "none")
 STUDENTS = ("fresh", "continue")
+TARGETS = ("hard", "soft")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class SelfTrainConfig:
     teachers: int = 3  # round 1 labels with the mean probabilities of this many teachers (other seeds)
     student_mask: float = 0.0  # share of a student's input tokens replaced by [MASK] at each step (train/noise.py)
     student_finetune: bool = False  # then each student trains on the labelled texts alone
+    targets: str = "hard"  # soft: students match the teachers' probabilities of the kept texts
 
     def __post_init__(self) -> None:
         def fail(field: str, expected: str) -> None:
@@ -65,6 +68,8 @@ class SelfTrainConfig:
             fail("student_mask", "a share of the tokens in [0, 0.5], e.g. 0.1")
         if not isinstance(self.student_finetune, bool):
             fail("student_finetune", "true or false")
+        if self.targets not in TARGETS:
+            fail("targets", " | ".join(TARGETS))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,29 +114,47 @@ def select_pseudo_labels(probabilities: np.ndarray, *, threshold: float = 0.0, f
 
 
 def write_pseudo_labels(path: Path, texts: list[str], rows: list[int], selection: Selection,
-                        label_names: list[str]) -> None:
-    """One ``{"row", "text", "label", "confidence"}`` per kept text, written atomically."""
+                        label_names: list[str], probabilities: np.ndarray) -> None:
+    """One ``{"row", "text", "label", "confidence", "probabilities"}`` per kept text, written atomically
+    (``probabilities``: the teachers' per class, in ``label_names`` order)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as handle:
         for index, label, confidence in zip(selection.indices, selection.labels, selection.confidences):
             handle.write(json.dumps({"row": rows[index], "text": texts[index], "label": label_names[label],
-                                     "confidence": confidence}, ensure_ascii=False) + "\n")
+                                     "confidence": confidence,
+                                     "probabilities": [float(p) for p in probabilities[index]]},
+                                    ensure_ascii=False) + "\n")
 
 
-def read_pseudo_labels(path: Path, label_names: list[str]) -> tuple[list[str], list[int], list[int]]:
-    """(texts, label ids, rows) of a pseudo-label file written by :func:`write_pseudo_labels`."""
-    texts, labels, rows = [], [], []
+@dataclass(frozen=True)
+class PseudoLabels:
+    """The pseudo-labels of one round as read back: texts, label ids, source rows, teachers' probabilities."""
+
+    texts: list[str]
+    labels: list[int]
+    rows: list[int]
+    probabilities: list[list[float]]
+
+
+def read_pseudo_labels(path: Path, label_names: list[str]) -> PseudoLabels:
+    """The pseudo-labels of a file written by :func:`write_pseudo_labels`."""
+    texts, labels, rows, probabilities = [], [], [], []
     lines = path.read_bytes().decode("utf-8").split("\n")  # not splitlines(): texts may hold U+0085, U+2028...
     for number, line in enumerate(filter(None, lines), start=1):
         try:
             item = json.loads(line)
-            labels.append(label_names.index(item["label"]))
+            label = label_names.index(item["label"])
+            probs = [float(p) for p in item["probabilities"]]
+            if len(probs) != len(label_names) or not all(0 <= p <= 1 for p in probs):
+                raise ValueError(f"{len(probs)} probabilities in [0, 1] expected for {len(label_names)} classes")
+            labels.append(label)
             texts.append(item["text"])
             rows.append(int(item["row"]))
+            probabilities.append(probs)
         except (ValueError, KeyError, TypeError) as error:
             raise ResumeError(f"{path}: line {number} is not a pseudo-label of this run ({error})",
                               hint="start again without --resume") from error
-    return texts, labels, rows
+    return PseudoLabels(texts, labels, rows, probabilities)
 
 
 def counts_by_name(counts: list[int], label_names: list[str]) -> dict[str, int]:

@@ -193,7 +193,7 @@ def write_round_labels(path: Path, unlabelled: Any, probabilities: Any, settings
     ensemble, its teachers (JSON)."""
     selection = select_pseudo_labels(probabilities, threshold=settings.threshold, fraction=settings.fraction,
                                      balance=settings.balance, per_class=settings.per_class)
-    write_pseudo_labels(path, unlabelled.texts, unlabelled.rows, selection, names)
+    write_pseudo_labels(path, unlabelled.texts, unlabelled.rows, selection, names, probabilities)
     counts = {"unlabelled": len(unlabelled), "candidates": counts_by_name(selection.candidates, names),
               "used": counts_by_name(selection.used, names)}
     with atomic_write(path.with_suffix(".json")) as handle:
@@ -201,19 +201,25 @@ def write_round_labels(path: Path, unlabelled: Any, probabilities: Any, settings
 
 
 def read_round_labels(path: Path, train_set: LabelledTexts, settings: SelfTrainConfig, number: int,
-                      log: Callable[[str], None]) -> tuple[dict[str, Any], LabelledTexts]:
-    """The counts of one round's pseudo-labels, and the labelled training texts plus those pseudo-labels."""
+                      log: Callable[[str], None]) -> tuple[dict[str, Any], LabelledTexts, list[list[float]] | None]:
+    """The counts of one round's pseudo-labels, the labelled training texts plus those pseudo-labels, and
+    with soft targets, every training text's class probabilities (one-hot for the labelled ones)."""
     pseudo = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    soft = ", the teachers' probabilities as targets" if settings.targets == "soft" else ""
     reach = f" reaching confidence {settings.threshold:g}" if settings.threshold > 0 else ""
     teacher = f"the mean of {len(pseudo['teachers'])} teachers'" if pseudo.get("teachers") else "the teacher's"
     log(f"round {number}: {teacher} predictions of {pseudo['unlabelled']} unlabelled texts{reach}: "
         f"{_counts(pseudo['candidates'])}; pseudo-labels used (the most confident, up to "
-        f"{settings.fraction:g} of the texts, {settings.balance} balance): {_counts(pseudo['used'])}")
+        f"{settings.fraction:g} of the texts, {settings.balance} balance{soft}): {_counts(pseudo['used'])}")
     if not sum(pseudo["used"].values()):
         log(f"round {number}: no pseudo-labels, the student learns from the labelled texts only "
             "(lower --pseudo-threshold, or --pseudo-balance none when the teacher predicts one class only)")
-    texts, labels, rows = read_pseudo_labels(path, list(train_set.label_names))
-    return pseudo, with_pseudo_labels(train_set, texts, labels, rows)
+    labels = read_pseudo_labels(path, list(train_set.label_names))
+    data = with_pseudo_labels(train_set, labels.texts, labels.labels, labels.rows)
+    if settings.targets != "soft":
+        return pseudo, data, None
+    one_hot = np.eye(len(train_set.label_names)).tolist()
+    return pseudo, data, [one_hot[label] for label in train_set.labels] + labels.probabilities
 
 
 def self_train(
@@ -264,7 +270,7 @@ def self_train(
 
     for number in range(len(rounds), settings.rounds + 1):
         started = time.perf_counter()
-        data, pseudo = train_set, None
+        data, pseudo, targets = train_set, None, None
         if number > 0:
             path = out / PSEUDO_DIR / f"round-{number:02d}.jsonl"
             if not path.with_suffix(".json").is_file():  # the counts are written last: labels complete
@@ -283,7 +289,7 @@ def self_train(
                 write_round_labels(path, unlabelled, probabilities, settings, names, teachers)
                 if kill_after == number:
                     os.kill(os.getpid(), signal.SIGKILL)
-            pseudo, data = read_round_labels(path, train_set, settings, number, log)
+            pseudo, data, targets = read_round_labels(path, train_set, settings, number, log)
             if settings.student == "fresh":
                 del model
                 seed_everything(config.seed)
@@ -292,6 +298,8 @@ def self_train(
         log(f"round {number} ({'teacher' if number == 0 else settings.student + ' student'}): "
             f"{len(data)} training texts{f', {settings.student_mask:g} of their tokens masked at each step' if noisy else ''}")
         train_enc = labelled_enc if data is train_set else encode_texts(tokenizer, data.texts, data.labels, **encode)
+        if targets is not None:  # soft pseudo-labels: the student matches the teachers' probabilities
+            train_enc = dataclasses.replace(train_enc, targets=targets)
         checkpoints = EpochCheckpoints(out, config, fingerprint(data, val_set), round=number)
         state = fit(model, train_enc, val_enc, config, pad_id=pad_id, precision=precision, save_epoch=checkpoints.save,
                     resume=checkpoints.resume_if_saved(resume), log=log,
