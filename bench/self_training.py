@@ -233,8 +233,9 @@ settings: the most confident {defaults.fraction:g} of the unlabelled texts (spli
 threshold {defaults.threshold:g}, {defaults.balance} balance, chosen from the mean probabilities of
 {defaults.teachers} teachers (seeds s, s + 1000, ...), {defaults.rounds} round, {defaults.student} student
 ({f'{defaults.student_mask:g} of its tokens masked at each step' if defaults.student_mask else 'no input noise'}{
-', then the labelled texts alone' if defaults.student_finetune else ''}); a
-variant changes some of them. Train wall time is the whole `train --unlabeled` run (data, teacher,
+', then the labelled texts alone' if defaults.student_finetune else ''}), which learns {
+"the teachers' probabilities" if defaults.targets == 'soft' else 'the predicted class'} of each kept text
+(`targets=soft`: the teachers' mean probabilities, distillation); a variant changes some of them. Train wall time is the whole `train --unlabeled` run (data, teacher,
 labelling, students, saving) without the held-out scoring; round seconds in brackets (round 1's include
 training the other teachers). "Pseudo-labels right"
 compares them with the unlabelled reviews' own labels, which the pool has and training never sees. Runs

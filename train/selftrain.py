@@ -7,6 +7,8 @@ those; validation stays on the labelled validation texts. The student starts fro
 encoder (``fresh``) or from the teacher's weights (``continue``) and is the next round's teacher. With
 ``student_finetune`` each student then trains on the labelled texts alone (same preset, its own epochs
 in ``.resume/round-NN-labelled/``): the pseudo-labels teach first, the labels have the last word.
+With ``targets="soft"`` a student's loss is the cross-entropy against class probabilities: the
+teachers' for the pseudo-labelled texts (kept in the round's JSONL), one-hot for the labelled ones.
 
 Resumable like ``fit``: the round in progress keeps epoch checkpoints in ``.resume/round-NN/``; a
 finished round leaves its weights in ``.resume/round-NN.safetensors`` and its record in
