@@ -206,7 +206,7 @@ def test_self_trained_checkpoint_records_pseudo_labels_exports_and_checks(model_
     report = manifest["self_training"]
     assert report["settings"] == {"threshold": 0.55, "fraction": 0.8, "balance": "equal", "per_class": None,
                                   "rounds": 1, "student": "fresh", "teachers": 3, "student_mask": 0.0,
-                                  "student_finetune": False}
+                                  "student_finetune": False, "targets": "hard"}
     assert report["unlabeled"] == {"file": str(files[1]), "rows": 25, "text_column": "text"}
     teacher, student = report["rounds"]
     assert teacher["pseudo_labels"] is None and teacher["training_rows"] == 20
