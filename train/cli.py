@@ -92,6 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     selftrain.add_argument("--pseudo-targets", choices=("hard", "soft"),
                            help="hard (default): a student learns each kept text's predicted class; soft: it matches "
                                 "the teachers' class probabilities (distillation)")
+    selftrain.add_argument("--student-epochs", type=int, metavar="N",
+                           help="a student's epochs, its learning-rate schedule spanning them (default: the "
+                                "preset's); the teachers keep the preset's")
     selftrain.add_argument("--student", choices=("fresh", "continue"),
                            help="fresh (default): each student starts from --model; continue: from the teacher's weights")
 
@@ -121,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
     choices = {"threshold": args.pseudo_threshold, "fraction": args.pseudo_fraction, "balance": args.pseudo_balance,
                "per_class": args.pseudo_per_class, "rounds": args.self_train_rounds, "student": args.student,
                "teachers": args.pseudo_teachers, "student_mask": args.student_mask,
-               "student_finetune": args.student_finetune, "targets": args.pseudo_targets}
+               "student_finetune": args.student_finetune, "targets": args.pseudo_targets,
+               "student_epochs": args.student_epochs}
     self_training = None
     if args.unlabeled is not None:
         from mobilebert_edge.train.pseudo_labels import SelfTrainConfig

@@ -42,6 +42,7 @@ class SelfTrainConfig:
     student_mask: float = 0.0  # share of a student's input tokens replaced by [MASK] at each step (train/noise.py)
     student_finetune: bool = False  # then each student trains on the labelled texts alone
     targets: str = "hard"  # soft: students match the teachers' probabilities of the kept texts
+    student_epochs: int | None = None  # a student's epochs (its schedule spans them); None: the preset's
 
     def __post_init__(self) -> None:
         def fail(field: str, expected: str) -> None:
@@ -70,6 +71,10 @@ class SelfTrainConfig:
             fail("student_finetune", "true or false")
         if self.targets not in TARGETS:
             fail("targets", " | ".join(TARGETS))
+        if self.student_epochs is not None and (isinstance(self.student_epochs, bool)
+                                                or not isinstance(self.student_epochs, int)
+                                                or not 1 <= self.student_epochs <= 100):
+            fail("student_epochs", "an integer in 1..100, or nothing for the preset's epochs")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

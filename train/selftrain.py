@@ -298,12 +298,15 @@ def self_train(
                 model = new_model()
         noisy = number > 0 and masking is not None
         log(f"round {number} ({'teacher' if number == 0 else settings.student + ' student'}): "
-            f"{len(data)} training texts{f', {settings.student_mask:g} of their tokens masked at each step' if noisy else ''}")
+            f"{len(data)} training texts{f', {settings.student_mask:g} of their tokens masked at each step' if noisy else ''}"
+            f"{f', {settings.student_epochs} epochs' if number > 0 and settings.student_epochs else ''}")
         train_enc = labelled_enc if data is train_set else encode_texts(tokenizer, data.texts, data.labels, **encode)
         if targets is not None:  # soft pseudo-labels: the student matches the teachers' probabilities
             train_enc = dataclasses.replace(train_enc, targets=targets)
-        checkpoints = EpochCheckpoints(out, config, fingerprint(data, val_set), round=number)
-        state = fit(model, train_enc, val_enc, config, pad_id=pad_id, precision=precision, save_epoch=checkpoints.save,
+        round_config = config if number == 0 or settings.student_epochs is None \
+            else dataclasses.replace(config, epochs=settings.student_epochs)
+        checkpoints = EpochCheckpoints(out, round_config, fingerprint(data, val_set), round=number)
+        state = fit(model, train_enc, val_enc, round_config, pad_id=pad_id, precision=precision, save_epoch=checkpoints.save,
                     resume=checkpoints.resume_if_saved(resume), log=log,
                     masking=masking if noisy else None)
         record = {"round": number, "training_rows": len(data), "pseudo_labels": pseudo}
