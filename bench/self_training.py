@@ -232,7 +232,8 @@ same run without unlabelled texts. Default
 settings: the most confident {defaults.fraction:g} of the unlabelled texts (split equally across classes),
 threshold {defaults.threshold:g}, {defaults.balance} balance, chosen from the mean probabilities of
 {defaults.teachers} teachers (seeds s, s + 1000, ...), {defaults.rounds} round, {defaults.student} student
-({f'{defaults.student_mask:g} of its tokens masked at each step' if defaults.student_mask else 'no input noise'}{
+({f'{defaults.student_epochs} epoch(s)' if defaults.student_epochs else "the preset's epochs"}, {
+f'{defaults.student_mask:g} of its tokens masked at each step' if defaults.student_mask else 'no input noise'}{
 ', then the labelled texts alone' if defaults.student_finetune else ''}), which learns {
 "the teachers' probabilities" if defaults.targets == 'soft' else 'the predicted class'} of each kept text
 (`targets=soft`: the teachers' mean probabilities, distillation); a variant changes some of them. Train wall time is the whole `train --unlabeled` run (data, teacher,

@@ -122,6 +122,8 @@ def test_pseudo_label_files_round_trip_any_text(tmp_path: Path) -> None:
     ({"student": "new"}, "invalid student (expected fresh | continue, found 'new')"),
     ({"teachers": 0}, "invalid teachers (expected an integer in 1..10, found 0)"),
     ({"teachers": 2.0}, "invalid teachers (expected an integer in 1..10, found 2.0)"),
+    ({"student_epochs": 0},
+     "invalid student_epochs (expected an integer in 1..100, or nothing for the preset's epochs, found 0)"),
 ])
 def test_settings_are_validated(values: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -206,7 +208,7 @@ def test_self_trained_checkpoint_records_pseudo_labels_exports_and_checks(model_
     report = manifest["self_training"]
     assert report["settings"] == {"threshold": 0.55, "fraction": 0.8, "balance": "equal", "per_class": None,
                                   "rounds": 1, "student": "fresh", "teachers": 3, "student_mask": 0.0,
-                                  "student_finetune": False, "targets": "hard"}
+                                  "student_finetune": False, "targets": "hard", "student_epochs": None}
     assert report["unlabeled"] == {"file": str(files[1]), "rows": 25, "text_column": "text"}
     teacher, student = report["rounds"]
     assert teacher["pseudo_labels"] is None and teacher["training_rows"] == 20
@@ -487,5 +489,31 @@ def test_soft_targets_train_the_student_on_the_teachers_probabilities(model_dir:
     assert not same_weights(weights(tmp_path / "hard"), weights(out))
     manifest = json.loads((out / "mobilebert_edge.json").read_text())
     assert manifest["self_training"]["settings"]["targets"] == "soft"
+    assert main(["export", str(out), "--out", str(tmp_path / "bundle"), "--precision", "fp32"]) == 0
+    assert main(["check", str(tmp_path / "bundle")]) == 0
+
+
+def test_student_epochs_shorten_the_students_schedule_not_the_teachers(model_dir: Path, files, tmp_path: Path,
+                                                                       capsys) -> None:
+    """--student-epochs 1 with --epochs 3: the teacher trains 3 epochs, the student 1 whose learning rate
+    decays to the end of its schedule within it; recorded, refused on a changed resume, exported and checked."""
+    out = tmp_path / "short"
+    assert main([*flags(model_dir, files, "--pseudo-teachers", "1", "--student-epochs", "1"), "--out", str(out)]) == 0
+    assert re.search(r"round 1 \(fresh student\): \d+ training texts, 1 epoch\(s\)\n", capsys.readouterr().err)
+    report = history(out)  # metrics.json: the rounds with their epochs
+    teacher, student = report["rounds"]
+    assert [epoch["epoch"] for epoch in teacher["history"]] == [1, 2, 3]
+    assert [epoch["epoch"] for epoch in student["history"]] == [1]
+    manifest = json.loads((out / "mobilebert_edge.json").read_text())
+    assert manifest["self_training"]["settings"]["student_epochs"] == 1
+    assert main([*flags(model_dir, files, "--pseudo-teachers", "1"), "--out", str(tmp_path / "long")]) == 0
+    long = history(tmp_path / "long")["rounds"][1]
+    assert len(long["history"]) == 3
+    steps = student["history"][0]["steps"]
+    assert steps == long["history"][0]["steps"] > 0  # the same texts, the same batches
+    # linear decay without warmup, the lr of an epoch's last step: about two thirds of the peak when the schedule
+    # spans 3 epochs, the schedule's last step when it spans 1
+    assert long["history"][0]["lr"] == pytest.approx(1e-3 * (2 * steps + 1) / (3 * steps))
+    assert student["history"][0]["lr"] == pytest.approx(1e-3 / steps)
     assert main(["export", str(out), "--out", str(tmp_path / "bundle"), "--precision", "fp32"]) == 0
     assert main(["check", str(tmp_path / "bundle")]) == 0

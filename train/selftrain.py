@@ -7,7 +7,8 @@ those; validation stays on the labelled validation texts. The student starts fro
 encoder (``fresh``) or from the teacher's weights (``continue``) and is the next round's teacher. With
 ``student_finetune`` each student then trains on the labelled texts alone (same preset, its own epochs
 in ``.resume/round-NN-labelled/``): the pseudo-labels teach first, the labels have the last word.
-With ``targets="soft"`` a student's loss is the cross-entropy against class probabilities: the
+With ``student_epochs`` the students train that many epochs (their schedule spanning them), the teachers the
+preset's. With ``targets="soft"`` a student's loss is the cross-entropy against class probabilities: the
 teachers' for the pseudo-labelled texts (kept in the round's JSONL), one-hot for the labelled ones.
 
 Resumable like ``fit``: the round in progress keeps epoch checkpoints in ``.resume/round-NN/``; a
@@ -299,7 +300,7 @@ def self_train(
         noisy = number > 0 and masking is not None
         log(f"round {number} ({'teacher' if number == 0 else settings.student + ' student'}): "
             f"{len(data)} training texts{f', {settings.student_mask:g} of their tokens masked at each step' if noisy else ''}"
-            f"{f', {settings.student_epochs} epochs' if number > 0 and settings.student_epochs else ''}")
+            f"{f', {settings.student_epochs} epoch(s)' if number > 0 and settings.student_epochs else ''}")
         train_enc = labelled_enc if data is train_set else encode_texts(tokenizer, data.texts, data.labels, **encode)
         if targets is not None:  # soft pseudo-labels: the student matches the teachers' probabilities
             train_enc = dataclasses.replace(train_enc, targets=targets)
