@@ -45,7 +45,7 @@ def parse_variant(spec: str):
         key, value = item.split("=", 1)
         if key not in TRAIN_SETTINGS:
             values[key] = float(value) if key in ("threshold", "fraction", "student_mask") \
-                else int(value) if key in ("per_class", "rounds", "teachers", "student_epochs") \
+                else int(value) if key in ("per_class", "rounds", "teachers", "student_epochs", "students") \
                 else value in ("1", "true") if key == "student_finetune" else value
     return SelfTrainConfig(**values)
 
@@ -232,7 +232,8 @@ same run without unlabelled texts. Default
 settings: the most confident {defaults.fraction:g} of the unlabelled texts (split equally across classes),
 threshold {defaults.threshold:g}, {defaults.balance} balance, chosen from the mean probabilities of
 {defaults.teachers} teachers (seeds s, s + 1000, ...), {defaults.rounds} round, {defaults.student} student
-({f'{defaults.student_epochs} epoch(s)' if defaults.student_epochs else "the preset's epochs"}, {
+({f'the mean of the weights of {defaults.students} students, ' if defaults.students > 1 else ''}{
+f'{defaults.student_epochs} epoch(s)' if defaults.student_epochs else "the preset's epochs"}, {
 f'{defaults.student_mask:g} of its tokens masked at each step' if defaults.student_mask else 'no input noise'}{
 ', then the labelled texts alone' if defaults.student_finetune else ''}), which learns {
 "the teachers' probabilities" if defaults.targets == 'soft' else 'the predicted class'} of each kept text

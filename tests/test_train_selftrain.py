@@ -122,6 +122,7 @@ def test_pseudo_label_files_round_trip_any_text(tmp_path: Path) -> None:
     ({"student": "new"}, "invalid student (expected fresh | continue, found 'new')"),
     ({"teachers": 0}, "invalid teachers (expected an integer in 1..10, found 0)"),
     ({"teachers": 2.0}, "invalid teachers (expected an integer in 1..10, found 2.0)"),
+    ({"students": 0}, "invalid students (expected an integer in 1..10, found 0)"),
     ({"student_epochs": 0},
      "invalid student_epochs (expected an integer in 1..100, or nothing for the preset's epochs, found 0)"),
 ])
@@ -208,7 +209,8 @@ def test_self_trained_checkpoint_records_pseudo_labels_exports_and_checks(model_
     report = manifest["self_training"]
     assert report["settings"] == {"threshold": 0.55, "fraction": 0.8, "balance": "equal", "per_class": None,
                                   "rounds": 1, "student": "fresh", "teachers": 3, "student_mask": 0.0,
-                                  "student_finetune": False, "targets": "hard", "student_epochs": None}
+                                  "student_finetune": False, "targets": "hard", "student_epochs": None,
+                                  "students": 1}
     assert report["unlabeled"] == {"file": str(files[1]), "rows": 25, "text_column": "text"}
     teacher, student = report["rounds"]
     assert teacher["pseudo_labels"] is None and teacher["training_rows"] == 20
@@ -420,6 +422,28 @@ def test_student_finetune_trains_the_student_on_the_labelled_texts_alone(model_d
     assert main(["export", str(out), "--out", str(tmp_path / "bundle"), "--precision", "fp32"]) == 0
     assert main(["check", str(tmp_path / "bundle")]) == 0
 
+    training, seeds = soup.fit, []
+
+    def killed_in_third_student(model, train, val, config, **k):
+        if config.seed == 2005:
+            raise KeyboardInterrupt
+        return training(model, train, val, config, **k)
+
+    argv = [*flags(model_dir, files, "--pseudo-teachers", "1", "--students", "3"), "--out", str(tmp_path / "cut")]
+    monkeypatch.setattr(soup, "fit", killed_in_third_student)
+    assert main(argv) == 130  # Ctrl-C
+    assert (tmp_path / "cut" / ".resume" / "students" / "round-01" / "student-01.safetensors").is_file()
+    monkeypatch.setattr(soup, "fit", lambda model, train, val, config, **k:
+                        seeds.append(config.seed) or training(model, train, val, config, **k))
+    assert main([*argv, "--resume"]) == 0
+    assert seeds == [2005]
+    assert same_weights(weights(out), weights(tmp_path / "cut"))
+
+
+def test_students_and_a_labelled_only_pass_are_refused_together() -> None:
+    with pytest.raises(ConfigError, match="students > 1 and student_finetune cannot be combined"):
+        SelfTrainConfig(students=2, student_finetune=True)
+
 
 def test_student_finetune_resumes_inside_the_labelled_only_pass(model_dir: Path, files, tmp_path: Path,
                                                                  monkeypatch) -> None:
@@ -517,3 +541,88 @@ def test_student_epochs_shorten_the_students_schedule_not_the_teachers(model_dir
     assert student["history"][0]["lr"] == pytest.approx(1e-3 / steps)
     assert main(["export", str(out), "--out", str(tmp_path / "bundle"), "--precision", "fp32"]) == 0
     assert main(["check", str(tmp_path / "bundle")]) == 0
+
+
+def test_students_average_into_one_model_of_the_same_size(model_dir: Path, files, tmp_path: Path, capsys,
+                                                           monkeypatch) -> None:
+    """--students 3: the round's first student is the ordinary one (same weights as without the flag), two
+    more start from the same weights with other seeds, and the checkpoint holds the mean of the three (every
+    floating-point tensor), validated as a model of its own; a run killed in the third student resumes
+    without training the second again and ends with the same weights; exported and checked."""
+    import torch
+    from safetensors.torch import load_file
+
+    from mobilebert_edge.train import soup
+
+    kept: list = []
+    extra = soup.train_extra_student
+
+    def keeping(pool, index):
+        path = extra(pool, index)
+        kept.append(load_file(str(path)))
+        return path
+
+    one = tmp_path / "one"
+    assert main([*flags(model_dir, files, "--pseudo-teachers", "1"), "--out", str(one)]) == 0
+    out = tmp_path / "soup"
+    soup.train_extra_student = keeping
+    try:
+        assert main([*flags(model_dir, files, "--pseudo-teachers", "1", "--students", "3"), "--out", str(out)]) == 0
+    finally:
+        soup.train_extra_student = extra
+    printed = capsys.readouterr().err
+    assert "round 1: student 2 of 3 (seed 1005), from the same start" in printed
+    assert "round 1: student 3 of 3 (seed 2005), from the same start" in printed
+    assert len(kept) == 2 and not same_weights(kept[0], kept[1])
+    first, mean = weights(one), weights(out)
+    assert not same_weights(first, kept[0])
+    for name, tensor in mean.items():
+        if tensor.is_floating_point():
+            expected = (first[name].double() + kept[0][name].double() + kept[1][name].double()) / 3
+            assert torch.allclose(tensor.double(), expected, atol=1e-6), name
+        else:
+            assert torch.equal(tensor, first[name])
+    manifest = json.loads((out / "mobilebert_edge.json").read_text())
+    student = manifest["self_training"]["rounds"][1]
+    assert [s["seed"] for s in student["students"]] == [5, 1005, 2005]
+    assert manifest["metrics"] == student["metrics"] and set(student["metrics"]) >= {"val_accuracy", "val_loss"}
+    assert manifest["self_training"]["settings"]["students"] == 3
+    assert not (out / ".resume").exists()
+    assert main(["export", str(out), "--out", str(tmp_path / "bundle"), "--precision", "fp32"]) == 0
+    assert main(["check", str(tmp_path / "bundle")]) == 0
+
+    training, seeds = soup.fit, []
+
+    def killed_in_third_student(model, train, val, config, **k):
+        if config.seed == 2005:
+            raise KeyboardInterrupt
+        return training(model, train, val, config, **k)
+
+    argv = [*flags(model_dir, files, "--pseudo-teachers", "1", "--students", "3"), "--out", str(tmp_path / "cut")]
+    monkeypatch.setattr(soup, "fit", killed_in_third_student)
+    assert main(argv) == 130  # Ctrl-C
+    assert (tmp_path / "cut" / ".resume" / "students" / "round-01" / "student-01.safetensors").is_file()
+    monkeypatch.setattr(soup, "fit", lambda model, train, val, config, **k:
+                        seeds.append(config.seed) or training(model, train, val, config, **k))
+    assert main([*argv, "--resume"]) == 0
+    assert seeds == [2005]
+    assert same_weights(weights(out), weights(tmp_path / "cut"))
+
+
+def test_students_and_a_labelled_only_pass_are_refused_together() -> None:
+    with pytest.raises(ConfigError, match="students > 1 and student_finetune cannot be combined"):
+        SelfTrainConfig(students=2, student_finetune=True)
+
+
+def test_average_weights_means_the_floats_and_keeps_the_rest() -> None:
+    import torch
+
+    from mobilebert_edge.train.soup import average_weights
+
+    a = {"w": torch.tensor([1.0, 2.0]), "ids": torch.tensor([0, 1])}
+    b = {"w": torch.tensor([3.0, 6.0]), "ids": torch.tensor([0, 1])}
+    mean = average_weights([a, b])
+    assert torch.equal(mean["w"], torch.tensor([2.0, 4.0])) and mean["w"].dtype == torch.float32
+    assert torch.equal(mean["ids"], a["ids"]) and mean["ids"].dtype == torch.int64
+    with pytest.raises(ValueError, match="not have the same tensors"):
+        average_weights([a, {"w": b["w"]}])

@@ -95,6 +95,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     selftrain.add_argument("--student-epochs", type=int, metavar="N",
                            help="a student's epochs, its learning-rate schedule spanning them (default: the "
                                 "preset's); the teachers keep the preset's")
+    selftrain.add_argument("--students", type=int, metavar="K",
+                           help="train K students per round from the same start with other seeds and keep the mean "
+                                "of their weights: one model of the same size (default 1)")
     selftrain.add_argument("--student", choices=("fresh", "continue"),
                            help="fresh (default): each student starts from --model; continue: from the teacher's weights")
 
@@ -125,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
                "per_class": args.pseudo_per_class, "rounds": args.self_train_rounds, "student": args.student,
                "teachers": args.pseudo_teachers, "student_mask": args.student_mask,
                "student_finetune": args.student_finetune, "targets": args.pseudo_targets,
-               "student_epochs": args.student_epochs}
+               "student_epochs": args.student_epochs, "students": args.students}
     self_training = None
     if args.unlabeled is not None:
         from mobilebert_edge.train.pseudo_labels import SelfTrainConfig

@@ -43,6 +43,7 @@ class SelfTrainConfig:
     student_finetune: bool = False  # then each student trains on the labelled texts alone
     targets: str = "hard"  # soft: students match the teachers' probabilities of the kept texts
     student_epochs: int | None = None  # a student's epochs (its schedule spans them); None: the preset's
+    students: int = 1  # per round, from the same start with other seeds; the model is their weights' mean
 
     def __post_init__(self) -> None:
         def fail(field: str, expected: str) -> None:
@@ -75,6 +76,11 @@ class SelfTrainConfig:
                                                 or not isinstance(self.student_epochs, int)
                                                 or not 1 <= self.student_epochs <= 100):
             fail("student_epochs", "an integer in 1..100, or nothing for the preset's epochs")
+        if isinstance(self.students, bool) or not isinstance(self.students, int) or not 1 <= self.students <= 10:
+            fail("students", "an integer in 1..10")
+        if self.students > 1 and self.student_finetune:
+            raise ConfigError("students > 1 and student_finetune cannot be combined",
+                              hint="average several students or give one a labelled-only pass, not both")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -8,7 +8,8 @@ encoder (``fresh``) or from the teacher's weights (``continue``) and is the next
 ``student_finetune`` each student then trains on the labelled texts alone (same preset, its own epochs
 in ``.resume/round-NN-labelled/``): the pseudo-labels teach first, the labels have the last word.
 With ``student_epochs`` the students train that many epochs (their schedule spanning them), the teachers the
-preset's. With ``targets="soft"`` a student's loss is the cross-entropy against class probabilities: the
+preset's. With ``students`` K > 1 a round trains K students from the same start and keeps the mean of their
+weights (``train/soup.py``). With ``targets="soft"`` a student's loss is the cross-entropy against class probabilities: the
 teachers' for the pseudo-labelled texts (kept in the round's JSONL), one-hot for the labelled ones.
 
 Resumable like ``fit``: the round in progress keeps epoch checkpoints in ``.resume/round-NN/``; a
@@ -47,11 +48,12 @@ from mobilebert_edge.data import LabelledTexts
 from mobilebert_edge.train.config import TrainConfig
 from mobilebert_edge.train.encode import Encoded, encode_texts
 from mobilebert_edge.train.errors import ResumeError
-from mobilebert_edge.train.loop import TrainState, fit, predict_logits, seed_everything
+from mobilebert_edge.train.loop import TrainState, clone_weights, fit, predict_logits, seed_everything
 from mobilebert_edge.train.noise import TokenMasking
 from mobilebert_edge.train.pseudo_labels import (SelfTrainConfig, counts_by_name, read_pseudo_labels,
                                                  select_pseudo_labels, softmax, write_pseudo_labels)
 from mobilebert_edge.train.resume import RESUME_DIR, EpochCheckpoints
+from mobilebert_edge.train.soup import STUDENTS_DIR, StudentPool, soup_students
 
 PSEUDO_DIR = "pseudo_labels"
 TEACHERS_DIR = "teachers"  # in .resume/: the extra teachers of round 1
@@ -66,6 +68,7 @@ class SelfTrainResult:
     model: Any
     state: TrainState  # the last round's
     rounds: list[dict[str, Any]]  # one record per round: pseudo-label counts, training rows, loop state
+    metrics: dict[str, Any]  # the returned model's validation metrics (a soup's are its own)
 
 
 def labelled_pass_folder(number: int) -> str:
@@ -110,7 +113,7 @@ class RoundStore:
         os.replace(tmp, self.root / name)
         with atomic_write(self.root / ROUNDS_FILE) as handle:
             json.dump({"identity": self.identity, "rounds": rounds}, handle, indent=1)
-        for folder in (f"round-{number:02d}", labelled_pass_folder(number)):
+        for folder in (f"round-{number:02d}", labelled_pass_folder(number), f"{STUDENTS_DIR}/round-{number:02d}"):
             shutil.rmtree(self.root / folder, ignore_errors=True)
         for old in self.root.glob("round-*.safetensors"):
             if old.name != name:
@@ -307,10 +310,18 @@ def self_train(
         round_config = config if number == 0 or settings.student_epochs is None \
             else dataclasses.replace(config, epochs=settings.student_epochs)
         checkpoints = EpochCheckpoints(out, round_config, fingerprint(data, val_set), round=number)
+        start = clone_weights(model) if number > 0 and settings.students > 1 else None  # resumed: the same start
         state = fit(model, train_enc, val_enc, round_config, pad_id=pad_id, precision=precision, save_epoch=checkpoints.save,
                     resume=checkpoints.resume_if_saved(resume), log=log,
                     masking=masking if noisy else None)
         record = {"round": number, "training_rows": len(data), "pseudo_labels": pseudo}
+        if start is not None:
+            pool = StudentPool(out, number, start, train_enc, val_enc, round_config, fingerprint(data, val_set),
+                               pad_id, precision, new_model, masking if noisy else None, resume, log)
+            first = {"seed": config.seed, "saved_epoch": state.saved_epoch(config.restore_best),
+                     "val_accuracy": state.saved_metrics(config.restore_best).get("val_accuracy")}
+            record["soup"] = soup_students(model, first, settings.students, pool)
+            del pool, start
         if number > 0 and settings.student_finetune:
             if before_finetune is not None:
                 before_finetune(number, model, tokenizer)
@@ -325,7 +336,9 @@ def self_train(
         store.finish(rounds, model)
         if on_round is not None:
             on_round(number, model, tokenizer)
-    return SelfTrainResult(model, TrainState.from_dict(rounds[-1]["state"]), rounds)
+    last = TrainState.from_dict(rounds[-1]["state"])
+    metrics = rounds[-1]["soup"]["metrics"] if "soup" in rounds[-1] else last.saved_metrics(config.restore_best)
+    return SelfTrainResult(model, last, rounds, metrics)
 
 
 def self_training_report(rounds: list[dict[str, Any]], unlabelled: Any, settings: SelfTrainConfig,
@@ -339,6 +352,8 @@ def self_training_report(rounds: list[dict[str, Any]], unlabelled: Any, settings
                        "pseudo_labels": record["pseudo_labels"], "saved_epoch": state.saved_epoch(config.restore_best),
                        "metrics": state.saved_metrics(config.restore_best), "seconds": record["seconds"],
                        "history": state.history})
+        if "soup" in record:  # the mean of the round's students: its own validation, and each student's
+            report[-1]["metrics"], report[-1]["students"] = record["soup"]["metrics"], record["soup"]["students"]
         if "before_finetune" in record:  # the student's pass with the pseudo-labels, before the labelled-only one
             first = TrainState.from_dict(record["before_finetune"])
             report[-1]["before_finetune"] = {"saved_epoch": first.saved_epoch(config.restore_best),

