@@ -328,7 +328,6 @@ def test_round_zero_is_the_run_without_unlabelled_texts(model_dir: Path, files, 
     assert same_weights(teacher, plain.model.state_dict())
 
 
-
 def test_teacher_ensemble_labels_with_the_mean_of_its_teachers(model_dir: Path, files, tmp_path: Path,
                                                                monkeypatch, capsys) -> None:
     """--pseudo-teachers 3: round 1 selects from the mean of three teachers' probabilities (the round-0
@@ -421,28 +420,6 @@ def test_student_finetune_trains_the_student_on_the_labelled_texts_alone(model_d
     assert not (out / ".resume").exists()
     assert main(["export", str(out), "--out", str(tmp_path / "bundle"), "--precision", "fp32"]) == 0
     assert main(["check", str(tmp_path / "bundle")]) == 0
-
-    training, seeds = soup.fit, []
-
-    def killed_in_third_student(model, train, val, config, **k):
-        if config.seed == 2005:
-            raise KeyboardInterrupt
-        return training(model, train, val, config, **k)
-
-    argv = [*flags(model_dir, files, "--pseudo-teachers", "1", "--students", "3"), "--out", str(tmp_path / "cut")]
-    monkeypatch.setattr(soup, "fit", killed_in_third_student)
-    assert main(argv) == 130  # Ctrl-C
-    assert (tmp_path / "cut" / ".resume" / "students" / "round-01" / "student-01.safetensors").is_file()
-    monkeypatch.setattr(soup, "fit", lambda model, train, val, config, **k:
-                        seeds.append(config.seed) or training(model, train, val, config, **k))
-    assert main([*argv, "--resume"]) == 0
-    assert seeds == [2005]
-    assert same_weights(weights(out), weights(tmp_path / "cut"))
-
-
-def test_students_and_a_labelled_only_pass_are_refused_together() -> None:
-    with pytest.raises(ConfigError, match="students > 1 and student_finetune cannot be combined"):
-        SelfTrainConfig(students=2, student_finetune=True)
 
 
 def test_student_finetune_resumes_inside_the_labelled_only_pass(model_dir: Path, files, tmp_path: Path,
