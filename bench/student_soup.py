@@ -121,7 +121,7 @@ def main() -> int:
 
     table_rows = "\n".join(f"| {name} | {100 * acc['held-out']:.2f}% | {100 * acc['validation']:.2f}% |"
                            for name, acc in rows)
-    body = f"""## Student soup: several students on the same pseudo-labels
+    body = f"""## student-soup: several students on the same pseudo-labels
 
 Machine: {machine_summary()}. Revision {git_revision()}. {args.threads} torch threads, fp32.
 Pseudo-labels: `{args.pseudo}` (a self-training run of MiniLM-L6 with 800 labelled and 5,000 unlabelled
