@@ -154,7 +154,7 @@ def train_run(
 
     saved_epoch, saved_metrics = state.saved_epoch(config.restore_best), state.saved_metrics(config.restore_best)
     if rounds is not None:
-        saved_metrics = outcome.metrics  # a soup of students: its own validation
+        saved_metrics = rounds["rounds"][-1]["metrics"]  # a soup of students: its own validation
     seconds = time.perf_counter() - started
     manifest = {
         "labels": labels,

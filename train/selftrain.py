@@ -68,7 +68,6 @@ class SelfTrainResult:
     model: Any
     state: TrainState  # the last round's
     rounds: list[dict[str, Any]]  # one record per round: pseudo-label counts, training rows, loop state
-    metrics: dict[str, Any]  # the returned model's validation metrics (a soup's are its own)
 
 
 def labelled_pass_folder(number: int) -> str:
@@ -318,9 +317,7 @@ def self_train(
         if start is not None:
             pool = StudentPool(out, number, start, train_enc, val_enc, round_config, fingerprint(data, val_set),
                                pad_id, precision, new_model, masking if noisy else None, resume, log)
-            first = {"seed": config.seed, "saved_epoch": state.saved_epoch(config.restore_best),
-                     "val_accuracy": state.saved_metrics(config.restore_best).get("val_accuracy")}
-            record["soup"] = soup_students(model, first, settings.students, pool)
+            record["soup"] = soup_students(model, state, settings.students, pool)
             del pool, start
         if number > 0 and settings.student_finetune:
             if before_finetune is not None:
@@ -336,9 +333,7 @@ def self_train(
         store.finish(rounds, model)
         if on_round is not None:
             on_round(number, model, tokenizer)
-    last = TrainState.from_dict(rounds[-1]["state"])
-    metrics = rounds[-1]["soup"]["metrics"] if "soup" in rounds[-1] else last.saved_metrics(config.restore_best)
-    return SelfTrainResult(model, last, rounds, metrics)
+    return SelfTrainResult(model, TrainState.from_dict(rounds[-1]["state"]), rounds)
 
 
 def self_training_report(rounds: list[dict[str, Any]], unlabelled: Any, settings: SelfTrainConfig,

@@ -26,7 +26,7 @@ from safetensors.torch import save_file
 
 from mobilebert_edge.train.config import TrainConfig
 from mobilebert_edge.train.encode import Encoded
-from mobilebert_edge.train.loop import evaluate, fit
+from mobilebert_edge.train.loop import TrainState, clone_weights, evaluate, fit
 from mobilebert_edge.train.noise import TokenMasking
 from mobilebert_edge.train.resume import RESUME_DIR, EpochCheckpoints
 
@@ -48,6 +48,12 @@ def average_weights(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Te
         else:
             mean[name] = tensor.clone()
     return mean
+
+
+def student_record(seed: int, state: TrainState, config: TrainConfig) -> dict[str, Any]:
+    """What the round records of one student: its seed, saved epoch and validation accuracy."""
+    return {"seed": seed, "saved_epoch": state.saved_epoch(config.restore_best),
+            "val_accuracy": state.saved_metrics(config.restore_best).get("val_accuracy")}
 
 
 @dataclass
@@ -87,23 +93,20 @@ def train_extra_student(pool: StudentPool, index: int) -> Path:
     state = fit(model, pool.train_enc, pool.val_enc, config, pad_id=pool.pad_id, precision=pool.precision,
                 save_epoch=checkpoints.save, resume=checkpoints.resume_if_saved(pool.resume), log=pool.log,
                 masking=pool.masking)
-    metrics = state.saved_metrics(config.restore_best)
-    record = {"seed": seed, "saved_epoch": state.saved_epoch(config.restore_best),
-              "val_accuracy": metrics.get("val_accuracy")}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    save_file({name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}, str(tmp),
-              metadata={"student": json.dumps(record)})
+    save_file({name: tensor.contiguous() for name, tensor in clone_weights(model).items()}, str(tmp),
+              metadata={"student": json.dumps(student_record(seed, state, config))})
     os.replace(tmp, path)
     shutil.rmtree(checkpoints.root, ignore_errors=True)
     return path
 
 
-def soup_students(model: torch.nn.Module, first: dict[str, Any], count: int, pool: StudentPool) -> dict[str, Any]:
-    """Train ``count - 1`` more students like ``model`` (the round's student, already trained; ``first`` its
-    seed, saved epoch and validation accuracy), load the mean of all their weights into ``model`` and
-    return its validation metrics with every student's record."""
-    states, students = [{name: tensor.detach().clone() for name, tensor in model.state_dict().items()}], [first]
+def soup_students(model: torch.nn.Module, state: TrainState, count: int, pool: StudentPool) -> dict[str, Any]:
+    """Train ``count - 1`` more students like ``model`` (the round's student, already trained; ``state`` its
+    loop state), load the mean of all their weights into ``model`` and return its validation metrics with
+    every student's record."""
+    states, students = [clone_weights(model)], [student_record(pool.config.seed, state, pool.config)]
     for index in range(1, count):
         pool.log(f"round {pool.number}: student {index + 1} of {count} "
                  f"(seed {pool.config.seed + STUDENT_SEED_STEP * index}), from the same start")
