@@ -103,7 +103,7 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
 
     config = resolve_config("fast", model=model, threads=args.threads, seed=seed, max_length=args.max_length,
                             **variant_training(spec))
-    heldout, before, scoring = {}, {}, []
+    heldout, before, students, scoring = {}, {}, {}, []
 
     def scorer(found: dict, what: str):
         def on_model(number: int, trained, tokenizer) -> None:
@@ -113,13 +113,22 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
             print(f"   round {number}{what}: held-out accuracy {found[number]:.4f}", file=sys.stderr, flush=True)
         return on_model
 
+    def student_scorer(number: int, index: int, trained, tokenizer) -> None:
+        started = time.perf_counter()
+        students.setdefault(number, {})[index] = found = heldout_accuracy(trained, tokenizer, config, table, precision)
+        scoring.append(time.perf_counter() - started)
+        print(f"   round {number}, student {index + 1}: held-out accuracy {found:.4f}", file=sys.stderr, flush=True)
+
     started, cpu = time.perf_counter(), time.process_time()
     result = train_run(config, data=str(files[size]), val_data=str(files["validation"]),
                        out=run_folder(Path(args.runs), size, spec, seed), overwrite=True,
                        unlabeled=str(files["unlabeled"]), self_training=parse_variant(spec), on_round=scorer(heldout, ""),
-                       before_finetune=scorer(before, " before the labelled-only pass"))
+                       before_finetune=scorer(before, " before the labelled-only pass"), on_student=student_scorer)
     rounds = result.self_training["rounds"]
     extra = {"heldout_before_finetune": [before.get(r["round"]) for r in rounds]} if before else {}
+    if students:  # each student's own held-out accuracy, before the round keeps the mean of their weights
+        extra["heldout_students"] = [[found[i] for i in sorted(found)] if (found := students.get(r["round"])) else None
+                                     for r in rounds]
     return {"labelled": files[f"{size}-rows"], "variant": spec, "seed": seed, **extra,
             "heldout": [heldout[r["round"]] for r in rounds], "val": [r["metrics"]["val_accuracy"] for r in rounds],
             "pseudo": [r["pseudo_labels"]["used"] if r["pseudo_labels"] else None for r in rounds],
@@ -179,9 +188,12 @@ def pseudo_text(used: dict | None) -> str:
 
 
 def before_text(row: dict) -> str:
-    """The students' held-out accuracy before their labelled-only pass, when the run had one."""
+    """The students' held-out accuracy before their labelled-only pass, when the run had one, and each
+    student's own when a round kept the mean of several."""
     before = [a for a in row.get("heldout_before_finetune", []) if a is not None]
-    return f" ({', '.join(f'{100 * a:.2f}%' for a in before)} before the labelled-only pass)" if before else ""
+    each = [a for a in row.get("heldout_students", []) if a is not None]
+    return (f" ({', '.join(f'{100 * a:.2f}%' for a in before)} before the labelled-only pass)" if before else "") + \
+        "".join(f" (the students: {', '.join(f'{100 * a:.2f}%' for a in found)})" for found in each)
 
 
 def render(args, rows: list[dict], slice_size: int, precision: str) -> str:

@@ -586,6 +586,34 @@ def test_students_average_into_one_model_of_the_same_size(model_dir: Path, files
     assert same_weights(weights(out), weights(tmp_path / "cut"))
 
 
+def test_each_student_is_seen_before_the_mean_of_their_weights(model_dir: Path, files, tmp_path: Path) -> None:
+    """``on_student`` (what the benchmark scores each student with) sees the round's students in order, each
+    with its own weights, and the round's model is then their mean."""
+    import torch
+
+    from mobilebert_edge.train.config import resolve_config
+    from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
+    from mobilebert_edge.train.run import train_run
+
+    config = resolve_config("fast", model=str(model_dir), max_length=16, batch_size=4, lr=1e-3, epochs=2, patience=0,
+                            warmup_ratio=0.0, precision="fp32", threads=1, seed=5)
+    seen: list = []
+
+    def keep_student(number: int, index: int, model, _tokenizer) -> None:
+        seen.append((number, index, {name: tensor.clone() for name, tensor in model.state_dict().items()}))
+
+    result = train_run(config, data=str(files[0]), out=tmp_path / "soup", unlabeled=str(files[1]),
+                       self_training=SelfTrainConfig(threshold=0.55, teachers=1, students=2), on_student=keep_student,
+                       log=lambda _: None)
+    assert [(number, index) for number, index, _ in seen] == [(1, 0), (1, 1)]
+    first, second = seen[0][2], seen[1][2]
+    assert not same_weights(first, second)
+    for name, tensor in weights(tmp_path / "soup").items():
+        if tensor.is_floating_point():
+            assert torch.allclose(tensor.double(), (first[name].double() + second[name].double()) / 2, atol=1e-6), name
+    assert same_weights(weights(tmp_path / "soup"), {k: v.contiguous() for k, v in result.model.state_dict().items()})
+
+
 def test_students_and_a_labelled_only_pass_are_refused_together() -> None:
     with pytest.raises(ConfigError, match="students > 1 and student_finetune cannot be combined"):
         SelfTrainConfig(students=2, student_finetune=True)

@@ -80,13 +80,15 @@ def train_run(
     self_training: SelfTrainConfig | None = None,
     on_round: Callable[[int, Any, Any], None] | None = None,
     before_finetune: Callable[[int, Any, Any], None] | None = None,
+    on_student: Callable[[int, int, Any, Any], None] | None = None,
     log: Callable[[str], None] = _stderr,
 ) -> RunResult:
     """Fine-tune ``config.model`` on ``data`` and write the checkpoint folder ``out``.
 
     With ``unlabeled`` (a file of texts) the run self-trains (``train/selftrain.py``) under ``self_training``
     (default settings when None); ``on_round(number, model, tokenizer)`` sees each round's model and
-    ``before_finetune`` a student before its labelled-only pass (``student_finetune``).
+    ``before_finetune`` a student before its labelled-only pass (``student_finetune``); ``on_student(number,
+    index, model, tokenizer)`` each of a round's students before their weights are averaged (``students``).
     """
     started = time.perf_counter()
     out = Path(out)
@@ -148,7 +150,8 @@ def train_run(
                     "unlabelled": unlabelled.fingerprint()}
         outcome = self_train(model, tokenizer, train_set, val_set, unlabelled, config, self_training, out=out,
                              identity=identity, precision=precision, new_model=new_model, fingerprint=data_fingerprint,
-                             resume=resume, on_round=on_round, before_finetune=before_finetune, log=log)
+                             resume=resume, on_round=on_round, before_finetune=before_finetune,
+                             on_student=on_student, log=log)
         model, state, rounds = outcome.model, outcome.state, self_training_report(outcome.rounds, unlabelled,
                                                                                   self_training, config)
 

@@ -244,13 +244,15 @@ def self_train(
     resume: bool = False,
     on_round: Callable[[int, torch.nn.Module, Any], None] | None = None,
     before_finetune: Callable[[int, torch.nn.Module, Any], None] | None = None,
+    on_student: Callable[[int, int, torch.nn.Module, Any], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> SelfTrainResult:
     """Train the teacher and ``settings.rounds`` students; return the last student (its best epoch's weights).
 
     ``new_model()`` loads the pretrained encoder with a new head (fresh students); ``on_round(number, model,
     tokenizer)`` sees every round's model as it finishes; ``before_finetune`` (same arguments) a student
-    before its pass over the labelled texts alone (``settings.student_finetune``).
+    before its pass over the labelled texts alone (``settings.student_finetune``); ``on_student(number, index,
+    model, tokenizer)`` each of a round's students before their weights are averaged (``settings.students``).
     """
     out, names = Path(out), list(train_set.label_names)
     pad_id = tokenizer.pad_token_id or 0
@@ -317,7 +319,8 @@ def self_train(
         if start is not None:
             pool = StudentPool(out, number, start, train_enc, val_enc, round_config, fingerprint(data, val_set),
                                pad_id, precision, new_model, masking if noisy else None, resume, log)
-            record["soup"] = soup_students(model, state, settings.students, pool)
+            each = None if on_student is None else lambda index, student: on_student(number, index, student, tokenizer)
+            record["soup"] = soup_students(model, state, settings.students, pool, each)
             del pool, start
         if number > 0 and settings.student_finetune:
             if before_finetune is not None:

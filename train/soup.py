@@ -102,10 +102,11 @@ def train_extra_student(pool: StudentPool, index: int) -> Path:
     return path
 
 
-def soup_students(model: torch.nn.Module, state: TrainState, count: int, pool: StudentPool) -> dict[str, Any]:
+def soup_students(model: torch.nn.Module, state: TrainState, count: int, pool: StudentPool,
+                  on_student: Callable[[int, torch.nn.Module], None] | None = None) -> dict[str, Any]:
     """Train ``count - 1`` more students like ``model`` (the round's student, already trained; ``state`` its
     loop state), load the mean of all their weights into ``model`` and return its validation metrics with
-    every student's record."""
+    every student's record. ``on_student(index, model)`` sees each student's weights before the mean."""
     states, students = [clone_weights(model)], [student_record(pool.config.seed, state, pool.config)]
     for index in range(1, count):
         pool.log(f"round {pool.number}: student {index + 1} of {count} "
@@ -114,6 +115,10 @@ def soup_students(model: torch.nn.Module, state: TrainState, count: int, pool: S
         with safe_open(str(path), framework="pt") as handle:
             students.append(json.loads((handle.metadata() or {})["student"]))
             states.append({name: handle.get_tensor(name) for name in handle.keys()})
+    if on_student is not None:
+        for index, weights in enumerate(states):
+            model.load_state_dict(weights)
+            on_student(index, model)
     model.load_state_dict(average_weights(states))
     metrics = evaluate(model, pool.val_enc, config=pool.config, pad_id=pool.pad_id, precision=pool.precision)
     each = ", ".join(f"{student['val_accuracy']:.4f}" for student in students)
