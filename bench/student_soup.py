@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,21 @@ from bench.report import BENCHMARKS_MD, command_line, git_revision, machine_summ
 SECTION = "student-soup"
 
 
+def save_checkpoint(pseudo: Path, model, out: Path) -> None:
+    """A checkpoint folder of ``model``: its weights as training saves them, with the other files of the run
+    that wrote ``pseudo`` (config, tokenizer, manifest; the manifest's metrics, its own student's, dropped)."""
+    run = pseudo.parents[1]
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    for path in run.iterdir():
+        if path.is_file() and path.suffix in (".json", ".txt") and path.name != "metrics.json":
+            shutil.copyfile(path, out / path.name)
+    manifest = json.loads((run / "mobilebert_edge.json").read_text())
+    manifest.pop("metrics", None)
+    manifest.pop("self_training", None)
+    (out / "mobilebert_edge.json").write_text(json.dumps(manifest, indent=1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pseudo", type=Path, required=True, help="a self-training run's round-01.jsonl")
@@ -39,6 +55,9 @@ def main() -> int:
     parser.add_argument("--runs", default="/tmp/mbe/runs/self-training", help="the self-training bench's folder")
     parser.add_argument("--out", type=Path, default=Path("/tmp/mbe/runs/student-soup"), help="students' weights")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--save-checkpoints", type=Path, metavar="DIR",
+                        help="also write each student and each mean of weights as a checkpoint folder in DIR "
+                             "(for bench/serve_length.py)")
     parser.add_argument("--benchmarks-md", type=Path, default=BENCHMARKS_MD)
     parser.add_argument("--note", default="", help="a sentence printed below the table")
     args = parser.parse_args()
@@ -106,12 +125,16 @@ def main() -> int:
             save_file({k: v.detach().clone().contiguous() for k, v in student.state_dict().items()}, str(path))
             seconds.append(time.perf_counter() - started)
         model.load_state_dict(load_file(str(path)))
+        if args.save_checkpoints:
+            save_checkpoint(args.pseudo, model, args.save_checkpoints / f"seed{args.seed}-student-{index}")
         members.append(probabilities(model))
         rows.append((f"student {index} (seed {args.seed + STUDENT_SEED_STEP * index})", accuracy(members[-1])))
         print(rows[-1], file=sys.stderr, flush=True)
     for count in sorted({2, args.students}):
         states = [load_file(str(args.out / f"seed{args.seed}-student-{i}.safetensors")) for i in range(count)]
         model.load_state_dict(average_weights(states))
+        if args.save_checkpoints:
+            save_checkpoint(args.pseudo, model, args.save_checkpoints / f"seed{args.seed}-soup-{count}")
         rows.append((f"**mean of the weights of students 0-{count - 1}** (one model)", accuracy(probabilities(model))))
         print(rows[-1], file=sys.stderr, flush=True)
     ensemble = {name: np.mean([member[name] for member in members], axis=0) for name in sets}
