@@ -83,18 +83,18 @@ def main() -> int:
     precision = resolve_precision("auto")
     slices = {}
     if args.dev:
-        slices[f"dev {args.dev_skip}+{args.dev}"] = training_pool(args.dev_skip + args.dev).iloc[args.dev_skip:]
+        slices["dev"] = (f"dev {args.dev_skip}+{args.dev}", training_pool(args.dev_skip + args.dev).iloc[args.dev_skip:])
     if args.heldout:
-        slices[f"held-out {args.heldout}"] = heldout(args.heldout)
+        slices["held-out"] = (f"held-out {args.heldout}", heldout(args.heldout))
     saved = json.loads(args.results.read_text()) if args.results.is_file() else {}
     table = []
     for name, folder in zip(names, args.checkpoints):
         key = digest(folder / "model.safetensors")
         found = saved.setdefault(key, {"folder": str(folder)})
         model = tokenizer = None
-        for slice_name, rows in slices.items():
+        for slice_key, rows in slices.values():  # the key names the slice's reviews, for the cache
             for length in lengths:
-                cell = f"{slice_name} @ {length}"
+                cell = f"{slice_key} @ {length}"
                 if cell in found or args.report_only:
                     continue
                 if model is None:
@@ -111,8 +111,8 @@ def main() -> int:
                 tmp.replace(args.results)
         manifest = json.loads((folder / "mobilebert_edge.json").read_text())
         table.append((name, manifest["max_length"], found))
-    cells = [f"{slice_name} @ {length}" for slice_name in slices for length in lengths]
-    header = "| checkpoint | trained at | " + " | ".join(cells) + " |"
+    cells = [f"{key} @ {length}" for key, _ in slices.values() for length in lengths]
+    header = "| checkpoint | trained at | " + " | ".join(f"{name} @ {length}" for name in slices for length in lengths) + " |"
     lines = [header, "| --- | ---: | " + " | ".join("---:" for _ in cells) + " |"]
     for name, trained, found in table:
         lines.append(f"| {name} | {trained} | " + " | ".join(
@@ -121,21 +121,22 @@ def main() -> int:
         lines.append("| mean of the rows | | " + " | ".join(
             f"{100 * sum(found[c]['accuracy'] for _, _, found in table) / len(table):.2f}%"
             if all(c in found for _, _, found in table) else "–" for c in cells) + " |")
-    for slice_name in slices:
+    for slice_name, (key, _) in slices.items():
         if len(lengths) == 2 and table:
-            low, high = (f"{slice_name} @ {length}" for length in lengths)
+            low, high = (f"{key} @ {length}" for length in lengths)
             gains = [100 * (found[high]["accuracy"] - found[low]["accuracy"])
                      for _, _, found in table if low in found and high in found]
             if gains:
                 lines.append(f"\n{slice_name}: {lengths[1]} against {lengths[0]} tokens: "
                              f"{', '.join(f'{g:+.2f}' for g in gains)} points (mean {sum(gains) / len(gains):+.2f})")
+    slice_text = (f" Dev: reviews {args.dev_skip:,} to {args.dev_skip + args.dev:,} of the training pool (`bench/heldout.py`;"
+                  " past the 5,000 unlabelled reviews of section self-training), for choosing." if args.dev else "") + \
+        (f" Held-out: the first {args.heldout:,} reviews of the held-out slice." if args.heldout else "")
     body = f"""## {SECTION}: checkpoints served at other max lengths than they were trained at
 
 Machine: {machine_summary()}. Revision {git_revision()}. {args.threads} torch threads, {precision}.
 Each checkpoint is scored with its own truncation rule (head+tail: a quarter of the tokens from the head
-unless the checkpoint fixes their number) at each length, as `export --max-length N` serves it. Dev: reviews {args.dev_skip:,} to
-{args.dev_skip + args.dev:,} of the training pool (`bench/heldout.py`; past the 5,000 unlabelled reviews of
-section self-training), for choosing; held-out: the first {args.heldout:,} reviews of the held-out slice.
+unless the checkpoint fixes their number) at each length, as `export --max-length N` serves it.{slice_text}
 
 ```
 {command_line(drop_with_value=("--note",))}
