@@ -41,14 +41,25 @@ def heldout(n: int = HELDOUT_SIZE) -> pd.DataFrame:
     return _permuted().iloc[:n].reset_index(drop=True)
 
 
+def load_checkpoint(folder: Path) -> tuple[Any, Any]:
+    """A checkpoint folder's model (eval mode, its saved pooling; safetensors only) and tokenizer."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from mobilebert_edge.train.pooling import with_saved_pooling
+
+    model = with_saved_pooling(AutoModelForSequenceClassification.from_pretrained(str(folder), use_safetensors=True))
+    return model.eval(), AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+
+
 def score_on_slice(checkpoint: Path, model: Any, tokenizer: Any, table: pd.DataFrame, *, precision: str,
-                   progress: str = "held-out") -> dict[str, float]:
-    """Accuracy and macro-F1 on ``table`` (text, label) with the checkpoint's own labels, max length and truncation."""
+                   progress: str = "held-out", max_length: int | None = None) -> dict[str, float]:
+    """Accuracy and macro-F1 on ``table`` (text, label) with the checkpoint's own labels, max length and truncation
+    (``max_length`` overrides its max length, as ``export --max-length`` does)."""
     from mobilebert_edge.train.evaluate import predict_texts, score
 
     manifest = json.loads((Path(checkpoint) / "mobilebert_edge.json").read_text())
     gold = [manifest["labels"].index(str(label)) for label in table["label"]]
-    logits = predict_texts(model, tokenizer, table["text"].tolist(), max_length=manifest["max_length"],
+    logits = predict_texts(model, tokenizer, table["text"].tolist(), max_length=max_length or manifest["max_length"],
                            rule=manifest["truncation"]["rule"], head_tokens=manifest["truncation"]["head_tokens"],
                            batch_size=32, precision=precision, progress=progress)
     return score(logits, gold)

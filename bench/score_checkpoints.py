@@ -28,19 +28,15 @@ def main() -> int:
     args = parser.parse_args()
 
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from bench.heldout import heldout, score_on_slice, training_pool
-    from mobilebert_edge.train.pooling import with_saved_pooling
+    from bench.heldout import heldout, load_checkpoint, score_on_slice, training_pool
     from mobilebert_edge.train.precision import resolve_precision
 
     torch.set_num_threads(args.threads)
     table = heldout(args.n) if args.slice == "heldout" else training_pool(args.n)
     precision = resolve_precision("auto")
     for folder in map(Path, args.checkpoints):
-        model = with_saved_pooling(AutoModelForSequenceClassification.from_pretrained(str(folder), use_safetensors=True))
-        model.eval()
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+        model, tokenizer = load_checkpoint(folder)
         result = score_on_slice(folder, model, tokenizer, table, precision=precision, progress=folder.name)
         print(json.dumps({"checkpoint": str(folder), "slice": args.slice, "n": len(table), **result}), flush=True)
     return 0

@@ -105,19 +105,21 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
                             **variant_training(spec))
     heldout, before, students, scoring = {}, {}, {}, []
 
+    def timed_score(trained, tokenizer, what: str) -> float:
+        """Held-out accuracy, its seconds counted as scoring (left out of the train wall time)."""
+        started = time.perf_counter()
+        accuracy = heldout_accuracy(trained, tokenizer, config, table, precision)
+        scoring.append(time.perf_counter() - started)
+        print(f"   {what}: held-out accuracy {accuracy:.4f}", file=sys.stderr, flush=True)
+        return accuracy
+
     def scorer(found: dict, what: str):
         def on_model(number: int, trained, tokenizer) -> None:
-            started = time.perf_counter()
-            found[number] = heldout_accuracy(trained, tokenizer, config, table, precision)
-            scoring.append(time.perf_counter() - started)
-            print(f"   round {number}{what}: held-out accuracy {found[number]:.4f}", file=sys.stderr, flush=True)
+            found[number] = timed_score(trained, tokenizer, f"round {number}{what}")
         return on_model
 
     def student_scorer(number: int, index: int, trained, tokenizer) -> None:
-        started = time.perf_counter()
-        students.setdefault(number, {})[index] = found = heldout_accuracy(trained, tokenizer, config, table, precision)
-        scoring.append(time.perf_counter() - started)
-        print(f"   round {number}, student {index + 1}: held-out accuracy {found:.4f}", file=sys.stderr, flush=True)
+        students.setdefault(number, {})[index] = timed_score(trained, tokenizer, f"round {number}, student {index + 1}")
 
     started, cpu = time.perf_counter(), time.process_time()
     result = train_run(config, data=str(files[size]), val_data=str(files["validation"]),

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import BENCHMARKS_MD, command_line, git_revision, machine_summary, write_section  # noqa: E402
+from edge_runtime.atomic import atomic_write, make_parent  # noqa: E402
 
 SECTION = "serve-length"
 
@@ -34,19 +35,6 @@ def digest(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             hasher.update(block)
     return hasher.hexdigest()[:16]
-
-
-def score_at(folder: Path, model, tokenizer, table, length: int, precision: str) -> float:
-    """Accuracy on ``table`` with the checkpoint's labels and truncation rule, ``length`` tokens per text."""
-    from mobilebert_edge.train.evaluate import predict_texts, score
-
-    manifest = json.loads((folder / "mobilebert_edge.json").read_text())
-    gold = [manifest["labels"].index(str(label)) for label in table["label"]]
-    logits = predict_texts(model, tokenizer, table["text"].tolist(), max_length=length,
-                           rule=manifest["truncation"]["rule"], head_tokens=manifest["truncation"]["head_tokens"],
-                           batch_size=32,
-                           precision=precision, progress=f"{folder.name} @ {length}")
-    return score(logits, gold)["accuracy"]
 
 
 def main() -> int:
@@ -73,10 +61,8 @@ def main() -> int:
             parser.error(f"{folder}: not a checkpoint folder (mobilebert_edge.json and model.safetensors)")
 
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from bench.heldout import heldout, training_pool
-    from mobilebert_edge.train.pooling import with_saved_pooling
+    from bench.heldout import heldout, load_checkpoint, score_on_slice, training_pool
     from mobilebert_edge.train.precision import resolve_precision
 
     torch.set_num_threads(args.threads)
@@ -87,6 +73,7 @@ def main() -> int:
     if args.heldout:
         slices["held-out"] = (f"held-out {args.heldout}", heldout(args.heldout))
     saved = json.loads(args.results.read_text()) if args.results.is_file() else {}
+    make_parent(args.results)
     table = []
     for name, folder in zip(names, args.checkpoints):
         key = digest(folder / "model.safetensors")
@@ -98,17 +85,15 @@ def main() -> int:
                 if cell in found or args.report_only:
                     continue
                 if model is None:
-                    model = with_saved_pooling(AutoModelForSequenceClassification.from_pretrained(
-                        str(folder), use_safetensors=True)).eval()
-                    tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+                    model, tokenizer = load_checkpoint(folder)
                 started = time.perf_counter()
-                found[cell] = {"accuracy": score_at(folder, model, tokenizer, rows, length, precision),
-                               "seconds": time.perf_counter() - started, "revision": git_revision()}
+                accuracy = score_on_slice(folder, model, tokenizer, rows, precision=precision,
+                                          progress=f"{name} @ {length}", max_length=length)["accuracy"]
+                found[cell] = {"accuracy": accuracy, "seconds": time.perf_counter() - started,
+                               "revision": git_revision()}
                 print(json.dumps({"checkpoint": name, "cell": cell, **found[cell]}), file=sys.stderr, flush=True)
-                args.results.parent.mkdir(parents=True, exist_ok=True)
-                tmp = args.results.with_name(f".{args.results.name}.tmp")
-                tmp.write_text(json.dumps(saved, indent=1))
-                tmp.replace(args.results)
+                with atomic_write(args.results) as handle:
+                    json.dump(saved, handle, indent=1)
         manifest = json.loads((folder / "mobilebert_edge.json").read_text())
         table.append((name, manifest["max_length"], found))
     cells = [f"{key} @ {length}" for key, _ in slices.values() for length in lengths]

@@ -71,7 +71,7 @@ def main() -> int:
     from mobilebert_edge.train.config import resolve_config
     from mobilebert_edge.train.encode import encode_texts
     from mobilebert_edge.train.evaluate import predict_texts
-    from mobilebert_edge.train.loop import fit, seed_everything
+    from mobilebert_edge.train.loop import clone_weights, fit, seed_everything
     from mobilebert_edge.train.model import load_model
     from mobilebert_edge.train.pooling import resolve_pooling
     from mobilebert_edge.train.pseudo_labels import read_pseudo_labels
@@ -122,7 +122,7 @@ def main() -> int:
             student = new_model()[0]
             fit(student, train_enc, val_enc, dataclasses.replace(config, seed=args.seed + STUDENT_SEED_STEP * index),
                 pad_id=tokenizer.pad_token_id or 0, precision="fp32", log=print)
-            save_file({k: v.detach().clone().contiguous() for k, v in student.state_dict().items()}, str(path))
+            save_file({k: v.contiguous() for k, v in clone_weights(student).items()}, str(path))
             seconds.append(time.perf_counter() - started)
         model.load_state_dict(load_file(str(path)))
         if args.save_checkpoints:
