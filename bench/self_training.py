@@ -45,7 +45,8 @@ def parse_variant(spec: str):
         key, value = item.split("=", 1)
         if key not in TRAIN_SETTINGS:
             values[key] = float(value) if key in ("threshold", "fraction", "student_mask") \
-                else int(value) if key in ("per_class", "rounds", "teachers", "student_epochs", "students") \
+                else int(value) if key in ("per_class", "rounds", "teachers", "student_epochs", "students",
+                                           "label_length") \
                 else value in ("1", "true") if key == "student_finetune" else value
     return SelfTrainConfig(**values)
 

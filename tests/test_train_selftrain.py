@@ -125,6 +125,8 @@ def test_pseudo_label_files_round_trip_any_text(tmp_path: Path) -> None:
     ({"students": 0}, "invalid students (expected an integer in 1..10, found 0)"),
     ({"student_epochs": 0},
      "invalid student_epochs (expected an integer in 1..100, or nothing for the preset's epochs, found 0)"),
+    ({"label_length": 4},
+     "invalid label_length (expected an integer in 8..8192, or nothing for the run's max length, found 4)"),
 ])
 def test_settings_are_validated(values: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -210,7 +212,7 @@ def test_self_trained_checkpoint_records_pseudo_labels_exports_and_checks(model_
     assert report["settings"] == {"threshold": 0.55, "fraction": 0.8, "balance": "equal", "per_class": None,
                                   "rounds": 1, "student": "fresh", "teachers": 3, "student_mask": 0.0,
                                   "student_finetune": False, "targets": "hard", "student_epochs": None,
-                                  "students": 1}
+                                  "students": 1, "label_length": None}
     assert report["unlabeled"] == {"file": str(files[1]), "rows": 25, "text_column": "text"}
     teacher, student = report["rounds"]
     assert teacher["pseudo_labels"] is None and teacher["training_rows"] == 20
@@ -518,6 +520,54 @@ def test_student_epochs_shorten_the_students_schedule_not_the_teachers(model_dir
     assert student["history"][0]["lr"] == pytest.approx(1e-3 / steps)
     assert main(["export", str(out), "--out", str(tmp_path / "bundle"), "--precision", "fp32"]) == 0
     assert main(["check", str(tmp_path / "bundle")]) == 0
+
+
+def test_teachers_label_reading_the_longer_length_and_train_at_the_run_s(model_dir: Path, files, tmp_path: Path,
+                                                                        capsys) -> None:
+    """--max-length 8 --pseudo-max-length 16: the teachers train exactly as without the flag, but their
+    probabilities of a text cut at 8 tokens change once they read it whole, and those of a text that fits in 8
+    tokens do not; every pseudo-label kept (no threshold, no balance) to compare the same rows; exported and checked."""
+    from transformers import AutoTokenizer
+
+    keep_all = ("--pseudo-threshold", "0", "--pseudo-fraction", "1", "--pseudo-balance", "none",
+                "--pseudo-teachers", "2", "--max-length", "8")
+    unlabelled = write_csv(tmp_path / "mixed.csv", ["text"],
+                           [[f"{word} {i}"] for i, word in enumerate(["great", "awful"] * 4)]
+                           + [[f"{ROWS[i % 6][0]} number {i}"] for i in range(8)])
+    mixed = (files[0], unlabelled)
+    runs = {}
+    for name, extra in (("cut", ()), ("whole", ("--pseudo-max-length", "16"))):
+        runs[name] = tmp_path / name
+        assert main([*flags(model_dir, mixed, *keep_all, *extra), "--out", str(runs[name])]) == 0
+    assert "round 1: the mean of 2 teachers' predictions (reading 16 tokens) of 16 unlabelled texts" \
+        in capsys.readouterr().err
+    assert history(runs["cut"])["rounds"][0] == history(runs["whole"])["rounds"][0]  # the same teacher
+    pseudo = {name: {p["row"]: p for p in map(json.loads, (out / "pseudo_labels" / "round-01.jsonl").read_text()
+                                               .splitlines())} for name, out in runs.items()}
+    assert sorted(pseudo["cut"]) == sorted(pseudo["whole"]) == list(range(1, 17))
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    fits = {row: len(tokenizer(p["text"])["input_ids"]) <= 8 for row, p in pseudo["cut"].items()}
+    assert sum(fits.values()) == 8  # the short texts
+    for row, cut in pseudo["cut"].items():
+        whole = pseudo["whole"][row]["probabilities"]
+        if fits[row]:
+            assert whole == pytest.approx(cut["probabilities"], abs=1e-5)
+        else:
+            assert whole != pytest.approx(cut["probabilities"], abs=1e-5), cut["text"]
+    manifest = json.loads((runs["whole"] / "mobilebert_edge.json").read_text())
+    assert manifest["max_length"] == 8 and manifest["self_training"]["settings"]["label_length"] == 16
+    assert main(["export", str(runs["whole"]), "--out", str(tmp_path / "bundle"), "--precision", "fp32"]) == 0
+    assert main(["check", str(tmp_path / "bundle")]) == 0
+
+
+@pytest.mark.parametrize("flag", ["--max-length", "--pseudo-max-length"])
+def test_lengths_beyond_the_model_s_positions_are_refused(model_dir: Path, files, tmp_path: Path, capsys,
+                                                          flag: str) -> None:
+    assert main([*flags(model_dir, files, flag, "600"), "--out", str(tmp_path / "o")]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: {flag} 600 is longer than the model reads (expected at most 512 tokens (its "
+        f"max_position_embeddings), found 600); pass {flag} 512 or less")
+    assert not (tmp_path / "o").exists()
 
 
 def test_students_average_into_one_model_of_the_same_size(model_dir: Path, files, tmp_path: Path, capsys,

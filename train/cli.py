@@ -98,6 +98,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     selftrain.add_argument("--students", type=int, metavar="K",
                            help="train K students per round from the same start with other seeds and keep the mean "
                                 "of their weights: one model of the same size (default 1)")
+    selftrain.add_argument("--pseudo-max-length", type=int, metavar="N",
+                           help="the teachers read N tokens of each unlabelled text when they label it, e.g. 512 "
+                                "to judge long reviews whole; every model still trains on --max-length (default: "
+                                "--max-length)")
     selftrain.add_argument("--student", choices=("fresh", "continue"),
                            help="fresh (default): each student starts from --model; continue: from the teacher's weights")
 
@@ -128,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
                "per_class": args.pseudo_per_class, "rounds": args.self_train_rounds, "student": args.student,
                "teachers": args.pseudo_teachers, "student_mask": args.student_mask,
                "student_finetune": args.student_finetune, "targets": args.pseudo_targets,
-               "student_epochs": args.student_epochs, "students": args.students}
+               "student_epochs": args.student_epochs, "students": args.students,
+               "label_length": args.pseudo_max_length}
     self_training = None
     if args.unlabeled is not None:
         from mobilebert_edge.train.pseudo_labels import SelfTrainConfig

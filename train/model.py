@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mobilebert_edge.train.errors import ModelLoadError
+from mobilebert_edge.train.errors import ConfigError, ModelLoadError
 from mobilebert_edge.train.pooling import PoolingError, apply_pooling
 
 
@@ -119,3 +119,12 @@ def load_model(
         return apply_pooling(model, pooling), tokenizer
     except PoolingError as error:
         raise ModelLoadError(f"model {name!r}: {error}", hint="train it with --pooling cls") from error
+
+
+def check_length(model: Any, length: int, flag: str) -> None:
+    """Raise ``ConfigError`` when ``length`` tokens exceed what the model's position embeddings cover."""
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and length > positions:
+        raise ConfigError(f"{flag} {length} is longer than the model reads",
+                          expected=f"at most {positions} tokens (its max_position_embeddings)", found=length,
+                          hint=f"pass {flag} {positions} or less")

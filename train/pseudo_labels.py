@@ -44,6 +44,7 @@ class SelfTrainConfig:
     targets: str = "hard"  # soft: students match the teachers' probabilities of the kept texts
     student_epochs: int | None = None  # a student's epochs (its schedule spans them); None: the preset's
     students: int = 1  # per round, from the same start with other seeds; the model is their weights' mean
+    label_length: int | None = None  # tokens the teachers read when they label; None: the run's max length
 
     def __post_init__(self) -> None:
         def fail(field: str, expected: str) -> None:
@@ -76,6 +77,10 @@ class SelfTrainConfig:
                                                 or not isinstance(self.student_epochs, int)
                                                 or not 1 <= self.student_epochs <= 100):
             fail("student_epochs", "an integer in 1..100, or nothing for the preset's epochs")
+        if self.label_length is not None and (isinstance(self.label_length, bool)
+                                              or not isinstance(self.label_length, int)
+                                              or not 8 <= self.label_length <= 8192):
+            fail("label_length", "an integer in 8..8192, or nothing for the run's max length")
         if isinstance(self.students, bool) or not isinstance(self.students, int) or not 1 <= self.students <= 10:
             fail("students", "an integer in 1..10")
         if self.students > 1 and self.student_finetune:

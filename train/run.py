@@ -99,7 +99,7 @@ def train_run(
     from mobilebert_edge.train.encode import encode_texts
     from mobilebert_edge.train.evaluate import write_validation_report
     from mobilebert_edge.train.loop import fit, seed_everything
-    from mobilebert_edge.train.model import load_model
+    from mobilebert_edge.train.model import check_length, load_model
     from mobilebert_edge.train.pooling import resolve_pooling
     from mobilebert_edge.train.precision import resolve_precision
     from mobilebert_edge.train.resume import EpochCheckpoints
@@ -123,6 +123,9 @@ def train_run(
     seed_everything(config.seed)  # the new classification head (and any missing pooler) is drawn here
     pooling = resolve_pooling(config.pooling, config.model)
     model, tokenizer = load_model(config.model, labels, attention_dropout=config.attention_dropout, pooling=pooling)
+    check_length(model, config.max_length, "--max-length")
+    if unlabelled is not None and self_training.label_length:
+        check_length(model, self_training.label_length, "--pseudo-max-length")
     make_parent(out)
     out.mkdir(exist_ok=True)
     encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)

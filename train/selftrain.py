@@ -22,6 +22,10 @@ model and K-1 more trained on the same labelled texts with seeds ``seed + 1000 *
 a few hundred labels varies much from seed to seed; averaging seeds keeps a weak teacher from
 choosing the pseudo-labels alone. Each extra teacher keeps its epochs in ``.resume/teachers/teacher-JJ/``
 and, once trained, only its probabilities (``.resume/teachers/teacher-JJ.safetensors``).
+
+With ``label_length`` the teachers read that many tokens of each unlabelled text when they label it (all
+training, theirs and the students', stays at the run's max length): a review cut at 256 tokens loses
+its end, where the verdict often is.
 """
 
 from __future__ import annotations
@@ -213,7 +217,8 @@ def read_round_labels(path: Path, train_set: LabelledTexts, settings: SelfTrainC
     soft = ", the teachers' probabilities as targets" if settings.targets == "soft" else ""
     reach = f" reaching confidence {settings.threshold:g}" if settings.threshold > 0 else ""
     teacher = f"the mean of {len(pseudo['teachers'])} teachers'" if pseudo.get("teachers") else "the teacher's"
-    log(f"round {number}: {teacher} predictions of {pseudo['unlabelled']} unlabelled texts{reach}: "
+    length = f" (reading {settings.label_length} tokens)" if settings.label_length else ""
+    log(f"round {number}: {teacher} predictions{length} of {pseudo['unlabelled']} unlabelled texts{reach}: "
         f"{_counts(pseudo['candidates'])}; pseudo-labels used (the most confident, up to "
         f"{settings.fraction:g} of the texts, {settings.balance} balance{soft}): {_counts(pseudo['used'])}")
     if not sum(pseudo["used"].values()):
@@ -282,7 +287,8 @@ def self_train(
             path = out / PSEUDO_DIR / f"round-{number:02d}.jsonl"
             if not path.with_suffix(".json").is_file():  # the counts are written last: labels complete
                 if unlabelled_enc is None:
-                    unlabelled_enc = encode_texts(tokenizer, unlabelled.texts, [0] * len(unlabelled), **encode)
+                    labelling = {**encode, "max_length": settings.label_length or config.max_length}
+                    unlabelled_enc = encode_texts(tokenizer, unlabelled.texts, [0] * len(unlabelled), **labelling)
                 probabilities = teacher_probabilities(model, unlabelled_enc, config=config, pad_id=pad_id,
                                                       precision=precision)
                 teachers = None
