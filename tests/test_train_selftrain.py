@@ -522,8 +522,8 @@ def test_student_epochs_shorten_the_students_schedule_not_the_teachers(model_dir
     assert main(["check", str(tmp_path / "bundle")]) == 0
 
 
-def test_teachers_label_reading_the_longer_length_and_train_at_the_run_s(model_dir: Path, files, tmp_path: Path,
-                                                                        capsys) -> None:
+def test_teachers_label_at_pseudo_max_length_and_train_at_max_length(model_dir: Path, files, tmp_path: Path,
+                                                                     capsys) -> None:
     """--max-length 8 --pseudo-max-length 16: the teachers train exactly as without the flag, but their
     probabilities of a text cut at 8 tokens change once they read it whole, and those of a text that fits in 8
     tokens do not; every pseudo-label kept (no threshold, no balance) to compare the same rows; exported and checked."""
@@ -561,8 +561,8 @@ def test_teachers_label_reading_the_longer_length_and_train_at_the_run_s(model_d
 
 
 @pytest.mark.parametrize("flag", ["--max-length", "--pseudo-max-length"])
-def test_lengths_beyond_the_model_s_positions_are_refused(model_dir: Path, files, tmp_path: Path, capsys,
-                                                          flag: str) -> None:
+def test_lengths_beyond_the_model_positions_are_refused(model_dir: Path, files, tmp_path: Path, capsys,
+                                                        flag: str) -> None:
     assert main([*flags(model_dir, files, flag, "600"), "--out", str(tmp_path / "o")]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"error: {flag} 600 is longer than the model reads (expected at most 512 tokens (its "
