@@ -3,9 +3,10 @@
 The students learn the 800 labelled reviews plus the pseudo-labels a run of bench/self_training.py wrote
 (its ``pseudo_labels/round-01.jsonl``), exactly as that run's student did: the same start (seed s draws the
 classification head), the fast preset, fp32; student j trains with seed s + 1000 j (batch order, dropout),
-so student 0 is the run's own student. Scored on the held-out reviews and the 200 validation reviews:
-every student, the mean of the weights of the first two and of all (what ``train --students K`` keeps: one
-model), and the mean of all their probabilities (an ensemble: K models to run, for comparison only).
+so student 0 is the run's own student (``--student-0-from-run`` takes its weights from the run's
+``model.safetensors`` instead of training it again: training is deterministic in fp32). Scored on the
+held-out reviews and the 200 validation reviews: every student, the mean of the weights of the first two
+and of all (what ``train --students K`` keeps: one model), and the mean of all their probabilities (an ensemble: K models to run, for comparison only).
 Students' weights are kept in OUT, so a rerun scores without training again. Writes section
 ``student-soup`` of docs/BENCHMARKS.md.
 
@@ -47,6 +48,20 @@ def save_checkpoint(pseudo: Path, model, out: Path) -> None:
     (out / "mobilebert_edge.json").write_text(json.dumps(manifest, indent=1))
 
 
+def run_student(run: Path, seed: int, keys: set) -> dict:
+    """The weights of the student the run saved, named as ``keys`` (a pooling wrapper holds the encoder as
+    ``.model``); refused unless the run trained in fp32 with ``seed``, where retraining gives the same weights."""
+    from safetensors.torch import load_file
+
+    config = json.loads((run / "mobilebert_edge.json").read_text())["config"]
+    if (config.get("resolved_precision"), config.get("seed")) != ("fp32", seed):
+        raise SystemExit(f"error: {run}: trained with precision {config.get('resolved_precision')} and seed "
+                         f"{config.get('seed')}; --student-0-from-run needs an fp32 run with seed {seed}")
+    weights = load_file(str(run / "model.safetensors"))
+    prefix = "" if set(weights) == keys else "model."
+    return {prefix + key: value.contiguous() for key, value in weights.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pseudo", type=Path, required=True, help="a self-training run's round-01.jsonl")
@@ -55,6 +70,8 @@ def main() -> int:
     parser.add_argument("--runs", default="/tmp/mbe/runs/self-training", help="the self-training bench's folder")
     parser.add_argument("--out", type=Path, default=Path("/tmp/mbe/runs/student-soup"), help="students' weights")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--student-0-from-run", action="store_true",
+                        help="student 0's weights from the run's model.safetensors (an fp32 run) instead of training it")
     parser.add_argument("--save-checkpoints", type=Path, metavar="DIR",
                         help="also write each student and each mean of weights as a checkpoint folder in DIR "
                              "(for bench/serve_length.py)")
@@ -117,6 +134,8 @@ def main() -> int:
     rows, members, seconds = [], [], []
     for index in range(args.students):
         path = args.out / f"seed{args.seed}-student-{index}.safetensors"
+        if not path.is_file() and index == 0 and args.student_0_from_run:
+            save_file(run_student(args.pseudo.parents[1], args.seed, set(model.state_dict())), str(path))
         if not path.is_file():
             started = time.perf_counter()
             student = new_model()[0]
