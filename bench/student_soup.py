@@ -6,7 +6,8 @@ classification head), the fast preset, fp32; student j trains with seed s + 1000
 so student 0 is the run's own student (``--student-0-from-run`` takes its weights from the run's
 ``model.safetensors`` instead of training it again: training is deterministic in fp32). Scored on the
 held-out reviews and the 200 validation reviews: every student, the mean of the weights of the first two
-and of all (what ``train --students K`` keeps: one model), and the mean of all their probabilities (an ensemble: K models to run, for comparison only).
+and of all (what ``train --students K`` keeps: one model), and the mean of all their probabilities (an
+ensemble: K models to run, for comparison only).
 Students' weights and each seed's results are kept in OUT, so a rerun scores without training again and
 ``--report-only`` writes the section again without scoring. Writes section ``student-soup`` (or
 ``--section``) of docs/BENCHMARKS.md: every seed kept in OUT and, with several, their mean over seeds.
@@ -239,10 +240,13 @@ def main() -> int:
                  accuracy(ensemble)))
     mean = {name: float(np.mean([row[1][name] for row in rows[:args.students]])) for name in sets}
 
+    results_file = args.out / f"seed{args.seed}-results.json"
+    if not seconds and results_file.is_file():  # every student was kept: keep the seconds they took then
+        seconds = json.loads(results_file.read_text()).get("student_seconds", [])
     result = {"seed": args.seed, "pseudo": str(args.pseudo), "rows": rows, "mean": mean,
               "student_seconds": seconds, "student_0_from_run": args.student_0_from_run,
               "revision": git_revision(), "command": command_line(drop_with_value=("--note",))}
-    with atomic_write(args.out / f"seed{args.seed}-results.json") as handle:
+    with atomic_write(results_file) as handle:
         handle.write(json.dumps(result, indent=1))
     body = render(args)
     write_section(args.section, body, path=args.benchmarks_md)
