@@ -142,7 +142,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("/tmp/mbe/runs/student-soup"), help="students' weights")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--student-0-from-run", action="store_true",
-                        help="student 0's weights from the run's model.safetensors (an fp32 run) instead of training it")
+                        help="student 0's weights from the run's model.safetensors (an fp32 run), not trained again")
     parser.add_argument("--save-checkpoints", type=Path, metavar="DIR",
                         help="also write each student and each mean of weights as a checkpoint folder in DIR "
                              "(for bench/serve_length.py)")
