@@ -52,18 +52,16 @@ def save_checkpoint(pseudo: Path, model, out: Path) -> None:
     (out / "mobilebert_edge.json").write_text(json.dumps(manifest, indent=1))
 
 
-def run_student(run: Path, seed: int, keys: set) -> dict:
-    """The weights of the student the run saved, named as ``keys`` (a pooling wrapper holds the encoder as
-    ``.model``); refused unless the run trained in fp32 with ``seed``, where retraining gives the same weights."""
-    from safetensors.torch import load_file
+def run_student(run: Path, seed: int) -> dict:
+    """The weights of the student the run saved, as its checkpoint loads (with its saved pooling); refused
+    unless the run trained in fp32 with ``seed``, where retraining gives the same weights."""
+    from bench.heldout import load_checkpoint
 
     config = json.loads((run / "mobilebert_edge.json").read_text())["config"]
     if (config.get("resolved_precision"), config.get("seed")) != ("fp32", seed):
         raise SystemExit(f"error: {run}: trained with precision {config.get('resolved_precision')} and seed "
                          f"{config.get('seed')}; --student-0-from-run needs an fp32 run with seed {seed}")
-    weights = load_file(str(run / "model.safetensors"))
-    prefix = "" if set(weights) == keys else "model."
-    return {prefix + key: value.contiguous() for key, value in weights.items()}
+    return {key: value.contiguous() for key, value in load_checkpoint(run)[0].state_dict().items()}
 
 
 def seed_results(out: Path) -> list[dict]:
@@ -214,7 +212,7 @@ def main() -> int:
     for index in range(args.students):
         path = args.out / f"seed{args.seed}-student-{index}.safetensors"
         if not path.is_file() and index == 0 and args.student_0_from_run:
-            save_file(run_student(args.pseudo.parents[1], args.seed, set(model.state_dict())), str(path))
+            save_file(run_student(args.pseudo.parents[1], args.seed), str(path))
         if not path.is_file():
             started = time.perf_counter()
             student = new_model()[0]
