@@ -242,8 +242,8 @@ Labelled: `{TUTORIAL}` split as in train-vs-tutorial (800 train / 200 validation
 smaller labelled sets are stratified subsets of the 800, validated on the same 200. Unlabelled: the first
 {args.unlabeled:,} reviews of the training pool (`bench/heldout.py`, text only). Held-out: the first
 {slice_size:,} reviews of the held-out slice (never trained on, never labelled by a teacher), scored in the
-precision `auto` picks, as training does ({precision} here), after every round, so round 0 (the first teacher) is the
-same run without unlabelled texts. Default
+precision training used (`--precision {args.precision}`: {precision} here), after every round, so round 0 (the first
+teacher) is the same run without unlabelled texts. Default
 settings: the most confident {defaults.fraction:g} of the unlabelled texts (split equally across classes),
 threshold {defaults.threshold:g}, {defaults.balance} balance, chosen from the mean probabilities of
 {defaults.teachers} teachers (seeds s, s + 1000, ...), {defaults.rounds} round, {defaults.student} student
