@@ -34,11 +34,11 @@ DEFAULT_VARIANTS = "pooling=cls,teachers=1;pooling=cls,threshold=0.9;fraction=1,
 
 
 TRAIN_SETTINGS = ("pooling",)  # variant keys that are training settings, not self-training ones
-FLAGS = {"threshold": "--pseudo-threshold", "fraction": "--pseudo-fraction", "balance": "--pseudo-balance",
-         "per_class": "--pseudo-per-class", "rounds": "--self-train-rounds", "student": "--student",
-         "teachers": "--pseudo-teachers", "student_mask": "--student-mask", "student_finetune": "--student-finetune",
-         "targets": "--pseudo-targets", "student_epochs": "--student-epochs", "students": "--students",
-         "label_length": "--pseudo-max-length", "pooling": "--pooling"}  # variant key -> `train` flag
+
+
+def variant_items(spec: str) -> list[tuple[str, str]]:
+    """``default`` or ``threshold=0.8;student=continue``: the (key, value) pairs it changes."""
+    return [tuple(item.split("=", 1)) for item in filter(None, [] if spec == "default" else spec.split(";"))]
 
 
 def parse_variant(spec: str):
@@ -46,8 +46,7 @@ def parse_variant(spec: str):
     from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
 
     values = {}
-    for item in filter(None, [] if spec == "default" else spec.split(";")):
-        key, value = item.split("=", 1)
+    for key, value in variant_items(spec):
         if key not in TRAIN_SETTINGS:
             values[key] = float(value) if key in ("threshold", "fraction", "student_mask") \
                 else int(value) if key in ("per_class", "rounds", "teachers", "student_epochs", "students",
@@ -58,15 +57,19 @@ def parse_variant(spec: str):
 
 def variant_training(spec: str) -> dict:
     """The training settings a variant changes (``pooling=cls``), as ``resolve_config`` overrides."""
-    items = [item.split("=", 1) for item in filter(None, [] if spec == "default" else spec.split(";"))]
-    return {key: value for key, value in items if key in TRAIN_SETTINGS}
+    return {key: value for key, value in variant_items(spec) if key in TRAIN_SETTINGS}
 
 
 def train_flags(spec: str) -> str:
     """The `train` flags a variant stands for (``label_length=512;students=2`` -> ``--pseudo-max-length 512
     --students 2``); empty for the default settings."""
-    items = [item.split("=", 1) for item in filter(None, [] if spec == "default" else spec.split(";"))]
-    return " ".join(FLAGS[key] if key == "student_finetune" else f"{FLAGS[key]} {value}" for key, value in items)
+    from mobilebert_edge.train.cli import SELF_TRAIN_OPTIONS
+
+    def flag(key: str) -> str:  # training settings (pooling) are flags of their own name
+        return "--" + SELF_TRAIN_OPTIONS.get(key, key).replace("_", "-")
+
+    return " ".join(flag(key) if key == "student_finetune" else f"{flag(key)} {value}"
+                    for key, value in variant_items(spec))
 
 
 def write_table(path: Path, header: list[str], rows: list[list]) -> Path:

@@ -5,6 +5,14 @@ from __future__ import annotations
 import argparse
 
 
+# SelfTrainConfig field -> the destination of its `train` flag (--pseudo-threshold sets pseudo_threshold)
+SELF_TRAIN_OPTIONS = {"threshold": "pseudo_threshold", "fraction": "pseudo_fraction", "balance": "pseudo_balance",
+                      "per_class": "pseudo_per_class", "rounds": "self_train_rounds", "student": "student",
+                      "teachers": "pseudo_teachers", "student_mask": "student_mask",
+                      "student_finetune": "student_finetune", "targets": "pseudo_targets",
+                      "student_epochs": "student_epochs", "students": "students", "label_length": "pseudo_max_length"}
+
+
 def _label_list(value: str) -> list[str]:
     names = [name.strip() for name in value.split(",")]
     if len(names) < 2 or any(not name for name in names) or len(set(names)) != len(names):
@@ -128,12 +136,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision, val_fraction=args.val_fraction, attention_dropout=args.attention_dropout,
         pooling=args.pooling,
     )
-    choices = {"threshold": args.pseudo_threshold, "fraction": args.pseudo_fraction, "balance": args.pseudo_balance,
-               "per_class": args.pseudo_per_class, "rounds": args.self_train_rounds, "student": args.student,
-               "teachers": args.pseudo_teachers, "student_mask": args.student_mask,
-               "student_finetune": args.student_finetune, "targets": args.pseudo_targets,
-               "student_epochs": args.student_epochs, "students": args.students,
-               "label_length": args.pseudo_max_length}
+    choices = {field: getattr(args, dest) for field, dest in SELF_TRAIN_OPTIONS.items()}
     self_training = None
     if args.unlabeled is not None:
         from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
