@@ -18,6 +18,7 @@ import numpy as np
 
 from edge_runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, ENCODE_BLOCK, check_limit, plan_batches
 from edge_runtime.bundle import read_manifest, verify_bundle
+from edge_runtime.confidence import check_min_confidence, temperature_of, unsure
 from edge_runtime.errors import BundleError, InputError
 from edge_runtime.text import Batch, TextEncoder, is_blank
 
@@ -31,11 +32,13 @@ BAKED_LEVELS = ("extended",)
 
 @dataclass(frozen=True)
 class Prediction:
-    """The most probable label, its probability, and every label's probability."""
+    """The most probable label, its probability, every label's probability, and whether the score is
+    below the classifier's ``min_confidence`` (``edge_runtime.confidence``; never without one)."""
 
     label: str
     score: float
     probabilities: dict[str, float]
+    unsure: bool = False
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -44,6 +47,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """The one place logits become probabilities: ``softmax(logits / temperature)`` (float64)."""
+    return softmax(np.asarray(logits, dtype=np.float64) / temperature)
 
 
 def _check_texts(texts: Sequence[Any], offset: int = 0) -> None:
@@ -59,14 +67,21 @@ def _check_texts(texts: Sequence[Any], offset: int = 0) -> None:
 
 
 class Classifier:
-    """A text classifier served from a bundle folder (see :meth:`load`)."""
+    """A text classifier served from a bundle folder (see :meth:`load`).
 
-    def __init__(self, session: Any, encoder: TextEncoder, manifest: dict[str, Any], path: Path) -> None:
+    Probabilities are ``softmax(logits / temperature)`` with the bundle's temperature
+    (``edge_runtime.confidence``); labels are the argmax of the logits.
+    """
+
+    def __init__(self, session: Any, encoder: TextEncoder, manifest: dict[str, Any], path: Path, *,
+                 min_confidence: float | None = None) -> None:
         self.session = session
         self.encoder = encoder
         self.manifest = manifest
         self.path = path
         self.labels: list[str] = list(manifest["labels"])
+        self.temperature = temperature_of(manifest, path)
+        self.min_confidence = check_min_confidence(min_confidence)
         self._inputs: list[tuple[str, Any]] = []
         for spec in session.get_inputs():
             dtype = _INT_TYPES.get(spec.type)
@@ -99,14 +114,17 @@ class Classifier:
 
     @classmethod
     def load(
-        cls, bundle: str | os.PathLike[str], *, threads: int | None = None, verify: bool = True
+        cls, bundle: str | os.PathLike[str], *, threads: int | None = None, verify: bool = True,
+        min_confidence: float | None = None,
     ) -> Classifier:
         """Load a bundle folder; with ``verify`` (default) refuse a tampered or partial bundle.
 
-        ``threads`` sets onnxruntime's intra-op threads (default: onnxruntime's choice).
+        ``threads`` sets onnxruntime's intra-op threads (default: onnxruntime's choice). With
+        ``min_confidence`` P in [0, 1], a prediction whose score is below P has ``unsure`` set.
         """
         import onnxruntime as ort
 
+        check_min_confidence(min_confidence)
         path = Path(bundle)
         manifest = verify_bundle(path) if verify else read_manifest(path)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
@@ -141,7 +159,7 @@ class Classifier:
                 f"bundle {path}: onnxruntime cannot load {manifest['model']['file']} ({error})",
                 hint="re-export the bundle, or upgrade onnxruntime if the model needs a newer opset",
             ) from error
-        return cls(session, encoder, manifest, path)
+        return cls(session, encoder, manifest, path, min_confidence=min_confidence)
 
     def __repr__(self) -> str:
         precision = (self.manifest.get("model") or {}).get("precision", "?")
@@ -190,11 +208,20 @@ class Classifier:
         """
         if isinstance(texts, str):
             raise InputError("predict_proba takes a list of texts", expected="list[str]", found="str")
+        return probabilities(self.predict_logits(texts, batch_size, batch_tokens=batch_tokens), self.temperature)
+
+    def predict_logits(
+        self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
+        batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
+    ) -> np.ndarray:
+        """The model's logits, shape (len(texts), len(labels)), rows in input order (no temperature)."""
+        if isinstance(texts, str):
+            raise InputError("predict_logits takes a list of texts", expected="list[str]", found="str")
         check_limit(batch_size, "batch_size")
         check_limit(batch_tokens, "batch_tokens", optional=True)
         texts = _as_list(texts)
         _check_texts(texts)
-        return self._proba_sorted(texts, batch_size, batch_tokens)
+        return self._logits_sorted(texts, batch_size, batch_tokens)
 
     def iter_proba(
         self, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE, chunk_size: int | None = None, *,
@@ -215,27 +242,29 @@ class Classifier:
         offset = 0
         while chunk := list(islice(iterator, chunk_size)):
             _check_texts(chunk, offset)
-            yield self._proba_sorted(chunk, batch_size, batch_tokens, offset)
+            yield probabilities(self._logits_sorted(chunk, batch_size, batch_tokens, offset), self.temperature)
             offset += len(chunk)
 
     def _to_predictions(self, proba: np.ndarray) -> list[Prediction]:
         best = proba.argmax(axis=1) if len(proba) else []
+        flagged = unsure(proba.max(axis=1), self.min_confidence)
         return [
             Prediction(
                 label=self.labels[k],
                 score=float(row[k]),
                 probabilities={label: float(p) for label, p in zip(self.labels, row)},
+                unsure=bool(flag),
             )
-            for row, k in zip(proba, best)
+            for row, k, flag in zip(proba, best, flagged)
         ]
 
-    def _proba_sorted(
+    def _logits_sorted(
         self, texts: list[str], batch_size: int, batch_tokens: int | None, offset: int = 0
     ) -> np.ndarray:
         out = np.empty((len(texts), len(self.labels)), dtype=np.float64)
         rows = self._encode_compact(texts, offset)
         for index in plan_batches([len(row) for row in rows], batch_size, batch_tokens):
-            out[index] = softmax(self._run(self.encoder.pad([rows[i] for i in index])))
+            out[index] = self._run(self.encoder.pad([rows[i] for i in index]))
         return out
 
     def _encode_compact(self, texts: list[str], offset: int) -> list[np.ndarray]:

@@ -68,6 +68,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--eval-data", type=Path, default=None,
         help="labelled texts to compare int8 with fp32 (default: the checkpoint's validation.jsonl)",
     )
+    probs = parser.add_argument_group("probabilities")
+    probs.add_argument(
+        "--temperature-data", type=Path, default=None, metavar="FILE",
+        help="labelled texts to fit the bundle's temperature on (default: the evaluation texts); "
+        "probabilities become softmax(logits / T), labels never change",
+    )
+    probs.add_argument(
+        "--no-temperature", dest="temperature", action="store_false",
+        help="store no temperature: probabilities are the model's plain softmax",
+    )
     quality.add_argument(
         "--max-accuracy-drop", type=float, default=1.0,
         help="refuse an int8 bundle that loses more accuracy points than this (default: 1.0)",
@@ -92,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     report = export_bundle(
         args.checkpoint, args.out, precision=args.precision, quantization=args.quantization,
         calibration_data=args.calibration_data, per_channel=args.per_channel,
-        optimize=args.optimize, optimized_graph=args.optimized_graph, eval_data=args.eval_data, max_accuracy_drop=args.max_accuracy_drop,
+        optimize=args.optimize, optimized_graph=args.optimized_graph, eval_data=args.eval_data,
+        temperature=args.temperature, temperature_data=args.temperature_data, max_accuracy_drop=args.max_accuracy_drop,
         max_length=args.max_length, tokenizer=args.tokenizer, opset=args.opset, overwrite=args.overwrite, log=log,
         **options,
     )

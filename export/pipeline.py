@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge_runtime.bundle import write_manifest
 from edge_runtime.errors import InputError
 from edge_runtime.evaluation.report import write_report
@@ -25,6 +27,7 @@ from mobilebert_edge.export.quantize import (
 )
 from mobilebert_edge.export.calibrate import CALIBRATION_METHODS, DEFAULT_CALIBRATION
 from mobilebert_edge.export.smooth import DEFAULT_SMOOTH
+from mobilebert_edge.export.temperature import calibrate as fit_calibration, describe as describe_calibration
 
 PRECISIONS = ("int8", "fp32")
 CALIBRATION_TEXTS = 256  # at most this many calibration texts are run (one per batch, unpadded)
@@ -68,6 +71,8 @@ def export_bundle(
     optimize: bool = True,
     optimized_graph: bool = True,
     eval_data: str | Path | None = None,
+    temperature: bool = True,
+    temperature_data: str | Path | None = None,
     max_accuracy_drop: float = 1.0,
     max_length: int | None = None,
     tokenizer: str | Path | None = None,
@@ -87,6 +92,10 @@ def export_bundle(
     model is the graph as onnxruntime optimizes it (level "extended"), which the runtime then loads
     without redoing it; every measurement in the report is made on the stored file, loaded the way the
     runtime loads it.
+
+    With ``temperature`` (default) the bundle carries a temperature T fitted on the stored model's logits
+    for the labelled texts of ``temperature_data`` (default: the evaluation texts; ``export.temperature``):
+    every runtime then gives softmax(logits / T), the golden texts included.
 
     Raises ``CheckpointError`` for a bad folder, ``ExportValidationError`` when the ONNX graph does
     not reproduce PyTorch, ``QualityGateError`` when int8 loses more than ``max_accuracy_drop``
@@ -130,6 +139,11 @@ def export_bundle(
     if static and calibration_data is not None:
         calibration_texts, _ = evaluate.read_eval_data(Path(calibration_data), ckpt.labels, log)
         calibration_source = Path(calibration_data).name
+    fit_texts: tuple[list[str], list[int], str] | None = None
+    if temperature and temperature_data is not None:
+        fit_texts = (*evaluate.read_eval_data(Path(temperature_data), ckpt.labels, log), Path(temperature_data).name)
+    elif temperature and eval_texts:
+        fit_texts = (eval_texts, truth, eval_path.name)
     check_texts = golden_mod.pick_texts(eval_texts) + [" ".join(golden_mod.BUILTIN_TEXTS) * 20]
     report: dict[str, Any] = {"source": {"checkpoint": ckpt.path.name, "kind": "mobilebert-edge" if ckpt.ours else "save_pretrained"}}
 
@@ -212,8 +226,11 @@ def export_bundle(
                 quant["note"] = "no labelled evaluation data: quantization accuracy was not measured"
                 log(f"{quant['note']}; label agreement on {len(texts)} check texts {quant['label_agreement']:.1f}%")
             report["quantization"] = quant
+            calibration_entry = _calibration(temperature, fit_texts, got if eval_texts and temperature_data is None else None,
+                                               final_session, encoder, log)
+            t = calibration_entry["temperature"] if calibration_entry else 1.0
             if eval_texts:
-                evaluation = _evaluation(got, truth, ckpt, hf_tokenizer, eval_texts, reference=ref)
+                evaluation = _evaluation(got / t, truth, ckpt, hf_tokenizer, eval_texts, reference=ref / t)
             if eval_texts and quant["accuracy_drop_points"] > max_accuracy_drop:
                 written = _write_evaluation(_refused_folder(out), evaluation, out, ckpt, eval_path, "int8", len(eval_texts))
                 raise QualityGateError(
@@ -232,11 +249,15 @@ def export_bundle(
                 quant["fp32_accuracy"] = round(accuracy, 3)
                 quant["texts"] = len(eval_texts)
                 log(f"fp32 accuracy on {len(eval_texts)} texts: {accuracy:.2f}%")
-                evaluation = _evaluation(probs, truth, ckpt, hf_tokenizer, eval_texts)
             report["quantization"] = quant
+            calibration_entry = _calibration(temperature, fit_texts, probs if eval_texts and temperature_data is None else None,
+                                               final_session, encoder, log)
+            t = calibration_entry["temperature"] if calibration_entry else 1.0
+            if eval_texts:
+                evaluation = _evaluation(probs / t, truth, ckpt, hf_tokenizer, eval_texts)
 
         gold = golden_mod.golden(final_session, encoder, list(golden_texts) if golden_texts else golden_mod.pick_texts(eval_texts),
-                                 atol=golden_mod.atol_for(precision))
+                                 atol=golden_mod.atol_for(precision), temperature=t)
         report["golden_batch_drift"] = gold["batch_drift"]
         log(f"golden texts: batch drift {gold['batch_drift']:.1e} "
             f"({'batch-invariant' if gold['batch_invariant'] else 'results depend on batch-mates'})")
@@ -257,6 +278,7 @@ def export_bundle(
                               "truncation": {"rule": ckpt.rule, "head_tokens": ckpt.head_tokens}},
                 "versions": versions(),
                 "report": report,
+                "calibration": calibration_entry,
                 "golden": {"atol": gold["atol"], "batch_size": gold["batch_size"],
                            "batch_invariant": gold["batch_invariant"], "examples": gold["examples"]},
             })
@@ -271,6 +293,24 @@ def export_bundle(
         f"(fp32 {report['sizes']['fp32_bytes'] / mib:.1f} MiB), {len(gold['examples'])} golden texts "
         f"(atol {gold['atol']:g}), {report['seconds']:.0f} s")
     return report
+
+
+def _calibration(enabled: bool, fit_texts: tuple[list[str], list[int], str] | None, eval_logits: Any,
+                 final_session: Any, encoder: Encoder, log: Callable[[str], None]) -> dict[str, Any] | None:
+    """The manifest's ``calibration`` entry (None when ``enabled`` is off): T fitted on the stored model's
+    logits for ``fit_texts``; ``eval_logits`` are those logits when already computed."""
+    if not enabled:
+        log("temperature: off (probabilities are the model's softmax)")
+        return None
+    if fit_texts is None:
+        entry = fit_calibration(np.zeros((0, 1)), [], source=None)
+    else:
+        texts, gold, source = fit_texts
+        if eval_logits is None:
+            eval_logits = evaluate.logits(final_session, encoder, texts, progress="temperature")
+        entry = fit_calibration(eval_logits, gold, source=source)
+    log(describe_calibration(entry))
+    return entry
 
 
 def _refused_folder(out: Path) -> Path:
