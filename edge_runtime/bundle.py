@@ -1,7 +1,12 @@
 """The deployable bundle: a folder with ``model.onnx``, ``tokenizer.json`` and ``manifest.json``.
 
 ``write_manifest`` is the one writer (export calls it); ``verify_bundle`` is the one reader check
-(the runtime calls it on load). The manifest schema is in docs/ARCHITECTURE.md.
+(the runtime calls it on load). The manifest's shape is ``edge_runtime.manifest_schema``, documented in
+docs/ARCHITECTURE.md; the checks across keys (golden probabilities against labels, file names) are here.
+
+What the hashes protect against: a file changed, cut short, swapped or missing after export
+(corruption, a bad copy). They do not prove who made the bundle: whoever can write the folder can
+write a matching manifest.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from edge_runtime.atomic import atomic_write
 from edge_runtime.errors import BundleError
+from edge_runtime.manifest_schema import SchemaError, validate
 
 BUNDLE_FORMAT = "mobilebert-edge-bundle"
 FORMAT_VERSION = 1
@@ -24,15 +30,59 @@ MANIFEST = "manifest.json"
 REQUIRED_KEYS = ("format", "format_version", "labels", "model", "tokenizer", "files", "manifest_sha256")
 REQUIRED_MODEL_KEYS = ("file",)
 REQUIRED_TOKENIZER_KEYS = ("file", "max_length", "truncation")
+# A manifest is a few KiB (the golden texts are most of it); anything much larger is not one.
+MAX_MANIFEST_BYTES = 16 << 20
+# How an ONNX TensorProto names its external data file: StringStringEntryProto {key: "location", value: ...}.
+_EXTERNAL_LOCATION = b"\x0a\x08location\x12"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks."""
+    return _scan(path, external=False)[0]
+
+
+def external_data_files(path: str | os.PathLike[str]) -> list[str]:
+    """The external data files an ONNX model reads its weights from (``location`` entries), sorted."""
+    return _scan(path, external=True)[1]
+
+
+def _scan(path: str | os.PathLike[str], external: bool) -> tuple[str, list[str]]:
+    """Hex sha256 of a file and, with ``external``, the ONNX external-data locations it names (one pass)."""
     digest = hashlib.sha256()
+    found: set[str] = set()
+    tail = b""  # the end of the previous block: a location entry may straddle two blocks
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+            if external:
+                window = tail + block
+                start = window.find(_EXTERNAL_LOCATION)
+                while start != -1:
+                    name = _location_at(window, start + len(_EXTERNAL_LOCATION))
+                    if name is None:  # cut by the block's end: look again with the next block
+                        break
+                    found.add(name)
+                    start = window.find(_EXTERNAL_LOCATION, start + 1)
+                keep = len(window) - start if start != -1 else len(_EXTERNAL_LOCATION) - 1
+                tail = window[-keep:] if keep > 0 else b""
+    return digest.hexdigest(), sorted(found)
+
+
+def _location_at(data: bytes, at: int) -> str | None:
+    """The length-prefixed string at ``at`` (protobuf varint length), or None when ``data`` ends first."""
+    length = shift = 0
+    while True:
+        if at >= len(data) or shift > 28:
+            return None if at >= len(data) else ""
+        byte = data[at]
+        at += 1
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    if at + length > len(data):
+        return None if length <= 4096 else ""
+    return data[at : at + length].decode("utf-8", "replace")
 
 
 def canonical_manifest_bytes(manifest: dict[str, Any]) -> bytes:
@@ -44,6 +94,19 @@ def canonical_manifest_bytes(manifest: dict[str, Any]) -> bytes:
 def manifest_sha256(manifest: dict[str, Any]) -> str:
     """Hex sha256 of ``canonical_manifest_bytes(manifest)``."""
     return hashlib.sha256(canonical_manifest_bytes(manifest)).hexdigest()
+
+
+def _inside(bundle: Path, name: str) -> Path:
+    """``bundle / name``, refused when it (or a link on its way) leads outside the bundle folder."""
+    path = bundle / name
+    if not path.resolve().is_relative_to(bundle.resolve()):
+        raise BundleError(
+            f"bundle {bundle}: {name} is a link to a file outside the bundle folder",
+            expected="a regular file inside the folder",
+            found=str(path.resolve()),
+            hint="copy the file into the bundle instead of linking it",
+        )
+    return path
 
 
 def _check_file_name(bundle: Path, name: object) -> str:
@@ -77,6 +140,9 @@ def write_manifest(folder: str | os.PathLike[str], manifest: dict[str, Any]) -> 
         name = (manifest.get(section) or {}).get("file")
         if name and name not in names:
             names.append(name)
+    model = (manifest.get("model") or {}).get("file")
+    if model and (folder / model).is_file():  # a model with external weights: hash them too
+        names += [name for name in external_data_files(folder / model) if name not in names]
     files = {}
     for name in names:
         path = folder / _check_file_name(folder, name)
@@ -104,14 +170,13 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     manifest_path = bundle / MANIFEST
     if not manifest_path.is_file():
+        if (bundle / "config.json").is_file():  # what 'train' writes: a checkpoint, not yet a bundle
+            raise BundleError(
+                f"{bundle} is a training checkpoint, not a bundle (no {MANIFEST})",
+                hint=f"export it first: mobilebert-edge export {bundle} --out BUNDLE, then pass BUNDLE",
+            )
         raise BundleError(f"bundle {bundle}: {MANIFEST} is missing", hint="re-export the bundle")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BundleError(
-            f"bundle {bundle}: {MANIFEST} is not valid JSON ({error})",
-            hint="the file was modified or corrupted; re-export the bundle",
-        ) from error
+    manifest = _parse(bundle, _inside(bundle, MANIFEST))
     if not isinstance(manifest, dict):
         raise BundleError(f"bundle {bundle}: {MANIFEST} is not a JSON object", expected="an object", found=type(manifest).__name__)
     if manifest.get("format") != BUNDLE_FORMAT:
@@ -144,22 +209,68 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
             found=f"missing {', '.join(missing)}",
             hint="re-export the bundle",
         )
-    labels = manifest["labels"]
-    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
-        raise BundleError(
-            f"bundle {bundle}: labels in {MANIFEST} are malformed", expected="a non-empty list of names", found=repr(labels)
-        )
-    if not isinstance(manifest["files"], dict):
-        raise BundleError(
-            f"bundle {bundle}: files in {MANIFEST} are malformed", expected="an object of name: sha256", found=repr(manifest["files"])
-        )
+    try:
+        validate(manifest)
+    except SchemaError as error:
+        raise BundleError(f"bundle {bundle}: {MANIFEST}: {error}", hint="re-export the bundle") from None
     for name in manifest["files"]:
         _check_file_name(bundle, name)
     for section in ("model", "tokenizer"):
         name = _check_file_name(bundle, manifest[section]["file"])
         if name not in manifest["files"]:
             raise BundleError(f"bundle {bundle}: {name} has no sha256 in {MANIFEST}", hint="re-export the bundle")
+    golden_probabilities(manifest, bundle)
     return manifest
+
+
+def golden_probabilities(manifest: dict[str, Any], bundle: str | os.PathLike[str] = "") -> list[tuple[str, list[float]]]:
+    """Each golden text with its probabilities in label order, read by label name (or, for bundles
+    made before names were stored, by position); a ``BundleError`` when they do not match the labels."""
+    labels = manifest["labels"]
+    table = []
+    for i, example in enumerate((manifest.get("golden") or {}).get("examples") or []):
+        probs = example["probabilities"]
+        if isinstance(probs, dict):
+            if set(probs) != set(labels):
+                raise BundleError(
+                    f"bundle {bundle}: {MANIFEST}: golden.examples[{i}].probabilities do not name the bundle's labels",
+                    expected=", ".join(sorted(labels)), found=", ".join(sorted(probs)) or "none", hint="re-export the bundle",
+                )
+            row = [float(probs[label]) for label in labels]
+        else:
+            if len(probs) != len(labels):
+                raise BundleError(
+                    f"bundle {bundle}: {MANIFEST}: golden.examples[{i}].probabilities do not match the labels",
+                    expected=f"{len(labels)} numbers", found=len(probs), hint="re-export the bundle",
+                )
+            row = [float(p) for p in probs]
+        table.append((example["text"], row))
+    return table
+
+
+def _parse(bundle: Path, path: Path) -> Any:
+    """The manifest's JSON; NaN, infinities, duplicate keys and absurd sizes or depths are refused."""
+    def refuse(message: str, error: BaseException | None = None) -> BundleError:
+        detail = f" ({error})" if error else ""
+        return BundleError(f"bundle {bundle}: {MANIFEST} {message}{detail}", hint="the file was modified or corrupted; re-export the bundle")
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"duplicate key {next(k for i, k in enumerate(keys) if k in keys[:i])!r}")
+        return dict(pairs)
+
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise refuse(f"is too large ({path.stat().st_size:,} bytes, at most {MAX_MANIFEST_BYTES:,})")
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"), parse_constant=no_constant, object_pairs_hook=unique_keys)
+    except RecursionError:
+        raise refuse("nests too deep") from None
+    except (UnicodeDecodeError, ValueError) as error:  # json.JSONDecodeError is a ValueError
+        raise refuse("is not valid JSON", error) from None
 
 
 def verify_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -171,13 +282,21 @@ def verify_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"bundle {bundle}: {MANIFEST} was modified or corrupted (sha256 mismatch)",
             hint="re-export the bundle; a manifest is only valid as written by 'mobilebert-edge export'",
         )
+    model = manifest["model"]["file"]
     for name, expected in manifest["files"].items():
-        file = bundle / name
+        file = _inside(bundle, name)
         if not file.is_file():
             raise BundleError(f"bundle {bundle}: {name} is missing", hint="copy the whole bundle folder")
-        if sha256_file(file) != expected:
+        digest, external = _scan(file, external=name == model)
+        if digest != expected:
             raise BundleError(
                 f"bundle {bundle}: {name} was modified or corrupted (sha256 mismatch)",
                 hint="copy the bundle again or re-export it",
+            )
+        unlisted = [data for data in external if data not in manifest["files"]]
+        if unlisted:
+            raise BundleError(
+                f"bundle {bundle}: {name} reads its weights from {', '.join(map(repr, unlisted))}, which has no sha256 in {MANIFEST}",
+                hint="re-export the bundle (export hashes every file the model reads)",
             )
     return manifest
