@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from edge_runtime.atomic import atomic_write, make_parent
-from edge_runtime.cli import positive_int
+from edge_runtime.options import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -11,7 +11,8 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 
-from edge_runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS
+from edge_runtime.confidence import add_min_confidence
+from edge_runtime.options import add_runtime_options
 
 PROMPT = "Enter a sentence (empty line or Ctrl-D to quit): "
 
@@ -22,19 +23,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "predict",
         help="classify texts with a bundle",
         description=(
-            "Classify texts with an exported bundle. Texts come from the arguments; without any, "
+            "Classify texts with an exported bundle. Texts come from the arguments; without any (or with '-'), "
             "one text per line from stdin; on a terminal, from an interactive prompt. "
-            "Prints label<TAB>score<TAB>text per text (--json: one JSON object per line). An empty "
+            "Prints label<TAB>score<TAB>text per text (--min-confidence adds sure or unsure before the text; "
+            "--json: one JSON object per line). An empty "
             "text is not classified: an error line on stderr names it, the others go on, and the exit code is 1."
         ),
     )
     predict.add_argument("bundle", metavar="BUNDLE", help="bundle folder written by 'export'")
-    predict.add_argument("texts", metavar="TEXT", nargs="*", help="texts to classify")
+    predict.add_argument("texts", metavar="TEXT", nargs="*", help="texts to classify ('-': one per line from stdin)")
     predict.add_argument("--json", action="store_true", help="JSON lines with every label's probability")
-    _runtime_options(predict).add_argument(
-        "--batch-tokens", type=positive_int, default=DEFAULT_BATCH_TOKENS, metavar="N",
-        help=f"padded tokens per model call, at most: bounds memory (default: {DEFAULT_BATCH_TOKENS})",
-    )
+    add_min_confidence(predict, "sure or unsure before the text (--json: \"unsure\": true or false), a count on stderr")
+    add_runtime_options(predict.add_argument_group("runtime"))
     predict.set_defaults(func=run_predict)
 
     check = subparsers.add_parser(
@@ -46,33 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     check.add_argument("bundle", metavar="BUNDLE", help="bundle folder written by 'export'")
-    _runtime_options(
-        check, None,
-        "texts per batch (default: the one the golden values were measured at, and all of them in one batch "
-        "too when the bundle is batch-invariant)",
+    add_runtime_options(
+        check.add_argument_group("runtime"), batch_default=None, batch_tokens=False,
+        batch_help="texts per batch (default: the one the golden values were measured at, and all of them in one "
+                   "batch too when the bundle is batch-invariant)",
     )
     check.set_defaults(func=run_check)
-
-
-def _runtime_options(
-    parser: argparse.ArgumentParser, batch_default: int | None = DEFAULT_BATCH_SIZE,
-    batch_help: str = f"texts per batch, at most (default: {DEFAULT_BATCH_SIZE})",
-) -> argparse._ArgumentGroup:
-    group = parser.add_argument_group("runtime")
-    group.add_argument("--threads", type=positive_int, default=None, help="onnxruntime threads (default: all cores)")
-    group.add_argument("--batch-size", type=positive_int, default=batch_default, help=batch_help)
-    return group
-
-
-def positive_int(value: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {value!r}")
-    return number
 
 
 def _stdin_lines() -> Iterator[str]:
@@ -107,7 +86,7 @@ def _prompt_lines() -> Iterator[str]:
         yield text
 
 
-def _format(text: str, probabilities: Iterable[float], labels: list[str], as_json: bool) -> str:
+def _format(text: str, probabilities: Iterable[float], labels: list[str], as_json: bool, unsure: bool | None = None) -> str:
     probs = [float(p) for p in probabilities]
     best = max(range(len(probs)), key=probs.__getitem__)
     if as_json:
@@ -116,10 +95,12 @@ def _format(text: str, probabilities: Iterable[float], labels: list[str], as_jso
             "label": labels[best],
             "score": probs[best],
             "probabilities": dict(zip(labels, probs)),
+            **({} if unsure is None else {"unsure": unsure}),
         }
         return json.dumps(record, ensure_ascii=False)
     one_line = text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
-    return f"{labels[best]}\t{probs[best]:.4f}\t{one_line}"
+    flag = "" if unsure is None else ("unsure\t" if unsure else "sure\t")
+    return f"{labels[best]}\t{probs[best]:.4f}\t{flag}{one_line}"
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -129,21 +110,24 @@ def run_predict(args: argparse.Namespace) -> int:
     line) instead of a prediction; the other texts are still classified, and the exit code is 1.
     """
     from edge_runtime.classifier import Classifier
+    from edge_runtime.confidence import unsure
     from edge_runtime.text import is_blank
 
     clf = Classifier.load(args.bundle, threads=args.threads)
-    if args.texts:
+    unsure_count = scored = 0
+    if args.texts and args.texts != ["-"]:
         source, chunk, where = list(args.texts), None, "text"
-    elif not sys.stdin.isatty():
+    elif args.texts or not sys.stdin.isatty():
         source, chunk, where = _stdin_lines(), None, "stdin line"
     else:
         source, chunk, where = _prompt_lines(), 1, "text"  # answer each sentence as soon as it is typed
     pending: list[str] = []
-    blank = 0
+    blank = read = 0
 
     def texts() -> Iterator[str]:
-        nonlocal blank
+        nonlocal blank, read
         for number, text in enumerate(source, start=1):
+            read = number
             if is_blank(text):  # nothing to classify: said on stderr, the other texts go on
                 blank += 1
                 print(f"error: {where} {number} is empty; not classified", file=sys.stderr, flush=True)
@@ -154,15 +138,26 @@ def run_predict(args: argparse.Namespace) -> int:
     try:
         for proba in clf.iter_proba(texts(), batch_size=args.batch_size, chunk_size=chunk, batch_tokens=args.batch_tokens):
             done, pending[:] = pending[: len(proba)], pending[len(proba) :]
-            for text, row in zip(done, proba):
-                print(_format(text, row, clf.labels, args.json), flush=True)
+            flags = unsure(proba.max(axis=1), args.min_confidence)
+            unsure_count, scored = unsure_count + int(flags.sum()), scored + len(proba)
+            for text, row, flag in zip(done, proba, flags):
+                print(_format(text, row, clf.labels, args.json, None if args.min_confidence is None else bool(flag)),
+                      flush=True)
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (keeps the interpreter's final flush silent)
+        return 1 if blank else 0
+    if args.min_confidence is not None and scored:
+        print(f"{unsure_count:,} of {scored:,} texts below --min-confidence {args.min_confidence:g}: unsure",
+              file=sys.stderr)
+    if not read and where == "stdin line":
+        print("error: read no text from stdin; pass texts as arguments, or pipe one text per line", file=sys.stderr)
+        return 1
     return 1 if blank else 0
 
 
 def run_check(args: argparse.Namespace) -> int:
     """Verify the bundle and compare its golden examples; 0 if all pass, 1 otherwise."""
+    from edge_runtime.bundle import golden_probabilities
     from edge_runtime.classifier import Classifier
 
     clf = Classifier.load(args.bundle, threads=args.threads)
@@ -173,7 +168,7 @@ def run_check(args: argparse.Namespace) -> int:
     if not examples:
         print(f"error: bundle {args.bundle}: manifest.json has no golden examples to replay", file=sys.stderr)
         return 1
-    texts, expected = _golden_table(args.bundle, examples, len(clf.labels))
+    texts, expected = map(list, zip(*golden_probabilities(clf.manifest, args.bundle)))  # by label name
     # The batch size the golden values were measured at; a batch-invariant bundle (fp32, static int8)
     # must also give them with every text in one batch. Dynamically quantized int8 shares one
     # activation scale per batch, so its outputs depend on batch composition.
@@ -195,21 +190,3 @@ def run_check(args: argparse.Namespace) -> int:
     at = " and ".join(str(size) for size in sizes)
     print(f"{len(texts)} golden examples at batch size {at}, {verdict} (atol {atol:g}, max |diff| {worst:.2e})")
     return 1 if failures else 0
-
-
-def _golden_table(bundle: str, examples: list, n_labels: int) -> tuple[list[str], list[list[float]]]:
-    from edge_runtime.errors import BundleError
-
-    texts, expected = [], []
-    for i, example in enumerate(examples):
-        probs = example.get("probabilities") if isinstance(example, dict) else None
-        text = example.get("text") if isinstance(example, dict) else None
-        if not isinstance(text, str) or not isinstance(probs, list) or len(probs) != n_labels:
-            raise BundleError(
-                f"bundle {bundle}: golden example {i} in manifest.json is malformed",
-                expected=f"{{'text': str, 'probabilities': [{n_labels} numbers]}}",
-                found=repr(example)[:80],
-            )
-        texts.append(text)
-        expected.append([float(p) for p in probs])
-    return texts, expected

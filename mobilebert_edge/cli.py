@@ -63,6 +63,7 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
     parser = argparse.ArgumentParser(
         prog="mobilebert-edge",
         description="Fine-tune, export and serve small text classifiers on ordinary CPUs.",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -72,7 +73,31 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
     subparsers.required = True
     for name in modules:
         importlib.import_module(name).register(subparsers)
+    for command in subparsers.choices.values():
+        command.allow_abbrev = False  # '--thread' is a typo, not '--threads'
     return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse a command line as ``main`` does.
+
+    A command's options may come before, between or after its positionals (``predict BUNDLE --json
+    TEXT``), and a usage error shows that command's usage, not the list of commands.
+    """
+    argv = list(argv)
+    parser = _parser_for(argv)
+    first = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)
+    command = _subcommands(parser).get(argv[first]) if first is not None else None
+    if command is None or first:  # no or unknown command, or top-level options first (--help, --version)
+        return parser.parse_args(argv)
+    args = command.parse_intermixed_args(argv[1:])
+    args.command = argv[0]
+    return args
 
 
 def _parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
@@ -98,9 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv  # accepted before or after the subcommand
     argv = [arg for arg in argv if arg != "--verbose"]
-    parser = _parser_for(argv)
     try:
-        args = parser.parse_args(argv)
+        args = parse_args(argv)
     except SystemExit as exit_:  # argparse: 0 for --help/--version, 2 for usage errors
         return int(exit_.code or 0)
     try:

@@ -76,13 +76,13 @@ def commands(markdown: str) -> list[list[str]]:
 def problem(args: list[str]) -> str | None:
     """Why ``mobilebert-edge ARGS`` would be refused before it starts (the real parser), or None."""
     from edge_runtime.errors import EdgeError
-    from mobilebert_edge.cli import build_parser
+    from mobilebert_edge.cli import parse_args
 
     args = [arg for arg in args if arg != "--verbose"]  # main() accepts it anywhere
     stderr = io.StringIO()
     try:
         with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-            parsed = build_parser().parse_args(args)
+            parsed = parse_args(args)
     except SystemExit as exit_:
         if exit_.code in (0, None):  # --help, --version
             return None

@@ -72,8 +72,8 @@ def test_bad_token_budget_is_one_clear_error(clf, tiny_bundle_fp32, tmp_path, ca
     assert "--batch-tokens: expected a positive integer, found '0'" in capsys.readouterr().err
     table = tmp_path / "in.csv"
     table.write_text("text\ngood\n", encoding="utf-8")
-    assert main(["score", str(tiny_bundle_fp32), str(table), "--out", str(tmp_path / "out.csv"), "--batch-tokens", "0"]) == 1
-    assert "error: --batch-tokens must be at least 1 (expected >= 1, found 0)" in capsys.readouterr().err
+    assert main(["score", str(tiny_bundle_fp32), str(table), "--out", str(tmp_path / "out.csv"), "--batch-tokens", "0"]) == 2
+    assert "--batch-tokens: expected a positive integer, found '0'" in capsys.readouterr().err
 
 
 def test_score_at_a_token_budget_equals_predict(clf, tiny_bundle_fp32, tmp_path):

@@ -192,7 +192,6 @@ def test_score_texts_is_lazy_and_matches_predict(tiny_bundle_fp32, clf):
          "error: {t}/in.csv: no column 'body' (expected body, found id, text, stars); pass --text-column with one of the columns found"),
         (lambda t, b: [b, str(t / "in.csv"), "--out", str(t / "in.csv")], "error: {t}/in.csv: the output would overwrite the input"),
         (lambda t, b: [b, str(t / "in.csv"), "--out", str(t / "old.csv")], "error: {t}/old.csv: already exists; pass --overwrite to replace it"),
-        (lambda t, b: [b, str(t / "in.csv"), "--out", str(t / "o.csv"), "--workers", "0"], "error: --workers must be at least 1"),
         (lambda t, b: [str(t), str(t / "in.csv"), "--out", str(t / "o.csv")], "error: "),
     ],
 )

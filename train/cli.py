@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from edge_runtime.options import positive_int
 
 # SelfTrainConfig field -> the destination of its `train` flag (--pseudo-threshold sets pseudo_threshold)
 SELF_TRAIN_OPTIONS = {"threshold": "pseudo_threshold", "fraction": "pseudo_fraction", "balance": "pseudo_balance",
@@ -55,9 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--max-length", type=int, metavar="N", help="tokens per text, special tokens included")
     model.add_argument("--truncation", choices=("head", "tail", "head_tail"), help="which tokens of long texts to keep")
     model.add_argument("--head-tokens", type=int, metavar="N", help="head share for head_tail (default: a quarter)")
-    model.add_argument("--batch-size", type=int, metavar="N")
+    model.add_argument("--batch-size", type=positive_int, metavar="N")
     model.add_argument("--lr", type=float, metavar="LR", help="peak learning rate")
-    model.add_argument("--epochs", type=int, metavar="N", help="maximum epochs")
+    model.add_argument("--epochs", type=positive_int, metavar="N", help="maximum epochs")
     model.add_argument("--warmup-ratio", type=float, metavar="F", help="share of steps for linear warmup")
     model.add_argument("--schedule", choices=("linear", "constant"), help="learning rate after warmup")
     model.add_argument("--weight-decay", type=float, metavar="F", help="AdamW weight decay on matrices")
@@ -115,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     machine = parser.add_argument_group("machine")
     machine.add_argument("--seed", type=int, metavar="N", help="random seed (default 42)")
-    machine.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+    machine.add_argument("--threads", type=positive_int, metavar="N", help="torch CPU threads (default: torch's choice)")
     machine.add_argument("--precision", choices=("auto", "bf16", "fp32"),
                          help="auto (default in fast/accurate): bf16 autocast when the CPU supports it")
     parser.set_defaults(func=run)

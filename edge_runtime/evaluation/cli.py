@@ -9,6 +9,8 @@ import argparse
 import json
 import sys
 
+from edge_runtime.options import add_runtime_options, positive_int
+
 FORMAT_CHOICES = ("auto", "csv", "tsv", "jsonl", "parquet")
 
 
@@ -48,9 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="skip rows with an unreadable or empty text or a missing label (and count them); "
                       "a label the bundle does not know always stops the run")
     run_group = parser.add_argument_group("execution")
-    run_group.add_argument("--batch-size", type=int, default=64, help="texts per model call (default: 64)")
-    run_group.add_argument("--chunk-rows", type=int, default=2048, help="rows read and scored at a time (default: 2048)")
-    run_group.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
+    add_runtime_options(run_group)
+    run_group.add_argument("--chunk-rows", type=positive_int, default=2048, metavar="N",
+                           help="rows read and scored at a time (default: 2048)")
     run_group.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     parser.set_defaults(func=run)
 
@@ -66,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_file(
         args.bundle, args.data, against=args.against, text_column=args.text_column, label_column=args.label_column,
         label_names=args.label_names, input_format=args.format, encoding=args.encoding,
-        skip_bad_rows=args.skip_bad_rows, batch_size=args.batch_size, chunk_rows=args.chunk_rows,
+        skip_bad_rows=args.skip_bad_rows, batch_size=args.batch_size, batch_tokens=args.batch_tokens,
+        chunk_rows=args.chunk_rows,
         threads=args.threads, progress=not args.no_progress and not args.json, log=log,
     )
     if args.report:

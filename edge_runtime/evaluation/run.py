@@ -17,7 +17,7 @@ import numpy as np
 from edge_runtime.errors import InputError
 from edge_runtime.evaluation.labelled import LabelledTable
 from edge_runtime.evaluation.tally import PairTally, Tally
-from edge_runtime.scoring.base import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_ROWS, check_positive
+from edge_runtime.scoring.base import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_CHUNK_ROWS, check_positive
 from edge_runtime.scoring.progress import ProgressLine
 
 
@@ -52,13 +52,13 @@ def evaluate_file(
     bundle: str | Path, data: str | Path, *, against: str | Path | None = None, text_column: str | None = None,
     label_column: str | None = None, label_names: Sequence[str] | None = None, input_format: str = "auto",
     encoding: str | None = None, skip_bad_rows: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS, threads: int | None = None, progress: bool = False,
+    batch_tokens: int | None = DEFAULT_BATCH_TOKENS, chunk_rows: int = DEFAULT_CHUNK_ROWS, threads: int | None = None, progress: bool = False,
     log: Callable[[str], object] = print,
 ) -> dict[str, Any]:
     """Evaluate ``bundle`` on the labelled file ``data``; the result dict of ``Tally.result`` plus context."""
     from edge_runtime.classifier import Classifier
 
-    check_positive(batch_size=batch_size, chunk_rows=chunk_rows, threads=threads)
+    check_positive(batch_size=batch_size, batch_tokens=batch_tokens, chunk_rows=chunk_rows, threads=threads)
     started = time.perf_counter()
     classifier = Classifier.load(bundle, threads=threads)
     other = Classifier.load(against, threads=threads) if against is not None else None
@@ -72,11 +72,11 @@ def evaluate_file(
     bar = ProgressLine(enabled=progress)
     try:
         for chunk in table:
-            probs = classifier.predict_proba(chunk.texts, batch_size=batch_size)
+            probs = classifier.predict_proba(chunk.texts, batch_size=batch_size, batch_tokens=batch_tokens)
             lengths = classifier.encoder.token_counts(chunk.texts)
             tally.add(probs, chunk.gold, lengths=lengths, texts=chunk.texts, rows=chunk.rows)
             if other is not None and pair is not None:
-                probs_b = other.predict_proba(chunk.texts, batch_size=batch_size)[:, order]
+                probs_b = other.predict_proba(chunk.texts, batch_size=batch_size, batch_tokens=batch_tokens)[:, order]
                 pair.add(probs, probs_b, chunk.gold, texts=chunk.texts, rows=chunk.rows)
             bar.update(tally.count, tally.count, table.fraction_done(chunk.rows[-1]))
     finally:

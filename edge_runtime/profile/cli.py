@@ -11,8 +11,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from edge_runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS
-from edge_runtime.cli import positive_int
+from edge_runtime.batching import DEFAULT_BATCH_SIZE
+from edge_runtime.options import add_runtime_options, positive_int
 
 BUILT_IN = "built-in samples"
 
@@ -39,11 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     runs.add_argument("--cold-runs", type=positive_int, default=3, help="fresh processes timed for cold start (default: 3)")
     runs.add_argument("--scoring-texts", type=positive_int, default=None, metavar="N",
                       help="texts scored for throughput, cycling through TEXTS (default: all of a file; 240 built-in)")
-    runs.add_argument("--threads", type=positive_int, default=None, help="onnxruntime threads (default: all cores, as 'score')")
-    runs.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
-                      help=f"scoring: texts per model call, at most (default: {DEFAULT_BATCH_SIZE}, as 'score')")
-    runs.add_argument("--batch-tokens", type=positive_int, default=DEFAULT_BATCH_TOKENS, metavar="N",
-                      help=f"scoring: padded tokens per model call, at most (default: {DEFAULT_BATCH_TOKENS}, as 'score')")
+    add_runtime_options(runs, threads_help="onnxruntime threads (default: all cores, as 'score')",
+                        batch_help=f"scoring: texts per model call, at most (default: {DEFAULT_BATCH_SIZE}, as 'score')")
     runs.add_argument("--launcher", default="", metavar="COMMAND",
                       help="command prefix for the measured processes, e.g. an emulator without binfmt_misc")
     parser.set_defaults(func=run)

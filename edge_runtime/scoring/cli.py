@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from edge_runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS
+from edge_runtime.confidence import add_min_confidence
+from edge_runtime.options import add_runtime_options, positive_int
 
 FORMAT_CHOICES = ("auto", "csv", "tsv", "jsonl", "parquet")
 
@@ -20,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Score every row of INPUT with BUNDLE and write OUTPUT (format from its suffix: .csv, .tsv, "
             ".jsonl, .parquet, + .gz for text formats). Every input column is kept; label, score, "
-            "prob_<label> and error are appended (prefixed pred_ when the input already has such a "
-            "column). Bad rows are kept with a message in error. A killed job continues with --resume."
+            "prob_<label>, unsure (with --min-confidence) and error are appended (prefixed pred_ when the input "
+            "already has such a column). Bad rows are kept with a message in error. A killed job continues with --resume."
         ),
     )
     parser.add_argument("bundle", metavar="BUNDLE", help="bundle folder made by `mobilebert-edge export`")
@@ -33,23 +34,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--format", default="auto", choices=FORMAT_CHOICES, help="input format (default: from the suffix)")
     data.add_argument("--encoding", default=None, help="text encoding of a CSV/TSV input (default: detected)")
     run_group = parser.add_argument_group("execution")
-    run_group.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
-                           help=f"texts per model call, at most (default: {DEFAULT_BATCH_SIZE})")
-    run_group.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, metavar="N",
-                           help=f"padded tokens per model call, at most: bounds onnxruntime's memory; lower it on "
-                                f"small boards (default: {DEFAULT_BATCH_TOKENS})"),
-    run_group.add_argument("--chunk-rows", type=int, default=2048,
+    add_runtime_options(run_group, threads_help="onnxruntime threads per worker (default: cores // workers)")
+    run_group.add_argument("--chunk-rows", type=positive_int, default=2048, metavar="N",
                            help="rows read, scored and saved at a time; the unit of resuming (default: 2048)")
-    run_group.add_argument("--workers", type=int, default=1,
+    run_group.add_argument("--workers", type=positive_int, default=1, metavar="N",
                            help="processes, each with its own model session (default: 1)")
-    run_group.add_argument("--threads", type=int, default=None,
-                           help="threads per worker (default: cores // workers)")
     run_group.add_argument("--engine", default="local", choices=("local", "ray"),
                            help="local processes, or Ray Data (needs the 'ray' extra; OUTPUT becomes a folder)")
     state = parser.add_argument_group("output")
     state.add_argument("--resume", action="store_true", help="continue an interrupted job from OUTPUT.partial/")
     state.add_argument("--overwrite", action="store_true", help="replace OUTPUT (and discard an unfinished job)")
     state.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    add_min_confidence(state, "a column unsure (true or false, before error) and their count in the summary")
     parser.set_defaults(func=run)
 
 
@@ -64,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, batch_tokens=args.batch_tokens, chunk_rows=args.chunk_rows,
         workers=args.workers, threads=args.threads,
         resume=args.resume, overwrite=args.overwrite, engine=args.engine, input_format=args.format,
-        encoding=args.encoding, progress=not args.no_progress,
+        encoding=args.encoding, progress=not args.no_progress, min_confidence=args.min_confidence,
     )
     print_summary(summary)
     return 0
