@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.atomic import make_parent
+from edge_runtime.confidence import check_min_confidence, unsure
 from edge_runtime.scoring.base import (
     DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_CHUNK_ROWS, ScoreSummary, check_positive, texts_of,
     threads_per_worker,
@@ -38,14 +39,21 @@ def score_file(
     batch_tokens: int | None = DEFAULT_BATCH_TOKENS, chunk_rows: int = DEFAULT_CHUNK_ROWS,
     workers: int = 1, threads: int | None = None, resume: bool = False, overwrite: bool = False,
     engine: str = "local", input_format: str = "auto", encoding: str | None = None, progress: bool = True,
+    min_confidence: float | None = None,
 ) -> ScoreSummary:
-    """Score every row of a table file into OUTPUT (format from its suffix); see the module doc."""
+    """Score every row of a table file into OUTPUT (format from its suffix); see the module doc.
+
+    With ``min_confidence``, an ``unsure`` column flags the rows whose score is below it (``edge_runtime.confidence``).
+    """
     check_positive(batch_size=batch_size, batch_tokens=batch_tokens, chunk_rows=chunk_rows, workers=workers,
                    threads=threads)
     if engine not in ENGINES:
         raise ScoreError(f"unknown engine {engine!r}", expected=" or ".join(ENGINES), found=engine)
     input_path, output_path = Path(input_path), Path(output_path)
+    min_confidence = check_min_confidence(min_confidence, "--min-confidence")
     if engine == "ray":
+        if min_confidence is not None:
+            raise ScoreError("--min-confidence is not available with --engine ray", hint="use --engine local")
         from edge_runtime.scoring.ray_engine import score_file_ray
 
         return score_file_ray(
@@ -68,16 +76,17 @@ def score_file(
     predictor: Any = (LocalPredictor(bundle, threads, batch_size, batch_tokens) if workers == 1
                       else PoolPredictor(bundle, workers, threads, batch_size, batch_tokens))
     labels = predictor.labels
-    names = OutputColumns.for_input(reader.columns, labels)
+    names = OutputColumns.for_input(reader.columns, labels, flag_unsure=min_confidence is not None)
     order = reader.columns + names.all
-    summary = ScoreSummary(output_path, text_column=column, columns=order)
+    summary = ScoreSummary(output_path, text_column=column, columns=order, min_confidence=min_confidence)
     journal = {
         "input": input_fingerprint(input_path),
         "bundle": {"manifest_sha256": bundle_hash, "labels": labels},
         "options": {"text_column": column, "chunk_rows": chunk_rows, "batch_size": batch_size,
                     "batch_tokens": batch_tokens, "input_format": reader.format,
                     "encoding": reader.text_encoding() if reader.format in ("csv", "tsv") else None,
-                    "output_format": out_format, "gzip": gzipped, "columns": order},
+                    "output_format": out_format, "gzip": gzipped, "columns": order,
+                    **({} if min_confidence is None else {"min_confidence": min_confidence})},
     }
     make_parent(output_path)  # once the input, options and bundle are known to be good
     bar = ProgressLine(enabled=progress)
@@ -95,10 +104,12 @@ def score_file(
             if probs.shape != (len(rows), len(labels)):
                 raise ScoreError("the model returned probabilities of the wrong shape",
                                  expected=(len(rows), len(labels)), found=probs.shape)
-            table = scored_columns(chunk, names, labels, probs, rows, errors)
+            table = scored_columns(chunk, names, labels, probs, rows, errors, min_confidence)
             write_part(work.part(chunk.index), out_format, table, order, schema, chunk.start)
             bad = [e for e in errors if e]
-            work.record(chunk.index, chunk.start, len(chunk), len(bad))
+            flagged = int(unsure(probs.max(axis=1), min_confidence).sum())
+            work.record(chunk.index, chunk.start, len(chunk), len(bad), flagged)
+            summary.unsure += flagged
             for error in bad:
                 kind = error.split(" (")[0]
                 summary.error_kinds[kind] = summary.error_kinds.get(kind, 0) + 1
@@ -119,6 +130,7 @@ def score_file(
                                      found=f"rows {chunk.start}+{len(chunk)}", hint="rerun with --overwrite")
                 summary.rows += mark["rows"]
                 summary.errors += mark["errors"]
+                summary.unsure += mark.get("unsure", 0)
                 summary.rows_resumed += mark["rows"]
                 bar.skip(reader.fraction_done(chunk.start + len(chunk)))
                 continue
