@@ -11,16 +11,15 @@ accepts every text, ``P = 1`` accepts only a probability of exactly 1. ``score -
 ``predict --min-confidence``, ``Classifier.load(min_confidence=...)`` and ``evaluate``'s
 coverage table and ``--target-accuracy`` all use this rule (``unsure``).
 
-Standard library and numpy only.
+Standard library only at import (the command modules define ``--min-confidence`` with it).
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from edge_runtime.errors import BundleError, InputError
 
@@ -53,9 +52,31 @@ def check_min_confidence(value: Any, name: str = "min_confidence") -> float | No
     return float(value)
 
 
-def unsure(confidence: np.ndarray, min_confidence: float | None) -> np.ndarray:
-    """True where a confidence (top probability) is below ``min_confidence`` (none when it is None)."""
+def unsure(confidence: Any, min_confidence: float | None) -> Any:
+    """A boolean array: True where a confidence (top probability) is below ``min_confidence`` (none when None)."""
+    import numpy as np
+
     confidence = np.asarray(confidence, dtype=np.float64)
     if min_confidence is None:
         return np.zeros(confidence.shape, dtype=bool)
     return confidence < min_confidence
+
+
+def probability_arg(value: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], found {value!r}")
+    return number
+
+
+def add_min_confidence(group: Any, how: str) -> None:
+    """``--min-confidence P``, the same for every command that classifies; ``how`` says where the flag goes."""
+    group.add_argument(
+        "--min-confidence", type=probability_arg, default=None, metavar="P",
+        help=f"flag texts whose top probability (the bundle's calibrated one) is below P in [0, 1] as unsure: {how}; "
+             "their label and probabilities are still given",
+    )

@@ -47,6 +47,8 @@ class ScoreSummary:
     text_column: str = ""
     columns: list[str] = field(default_factory=list)
     error_kinds: dict[str, int] = field(default_factory=dict)
+    min_confidence: float | None = None
+    unsure: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -54,7 +56,9 @@ class ScoreSummary:
 
     def line(self) -> str:
         resumed = f", {self.rows_resumed:,} from earlier runs" if self.rows_resumed else ""
-        return (f"scored {self.rows:,} rows ({self.errors:,} errors{resumed}) in {self.seconds:.1f} s, "
+        flagged = (f", {self.unsure:,} below --min-confidence {self.min_confidence:g}"
+                   if self.min_confidence is not None else "")
+        return (f"scored {self.rows:,} rows ({self.errors:,} errors{flagged}{resumed}) in {self.seconds:.1f} s, "
                 f"{self.rows_per_second:,.0f} rows/s -> {self.output}")
 
 

@@ -59,8 +59,8 @@ class WorkFolder:
             return None
         return json.loads(marker.read_text(encoding="utf-8"))
 
-    def record(self, index: int, start: int, rows: int, errors: int) -> None:
-        _write_json(self.marker(index), {"start": start, "rows": rows, "errors": errors})
+    def record(self, index: int, start: int, rows: int, errors: int, unsure: int = 0) -> None:
+        _write_json(self.marker(index), {"start": start, "rows": rows, "errors": errors, "unsure": unsure})
 
     def check_free(self, *, resume: bool, overwrite: bool) -> None:
         """Refuse to start over an unfinished job unless told to resume or overwrite it."""

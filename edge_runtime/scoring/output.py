@@ -1,7 +1,8 @@
 """Scored output: the appended columns, per-chunk part files, and their assembly into one file.
 
-Every input column is kept; ``label``, ``score``, one ``prob_<label>`` per label and ``error`` are
-appended. When an input column already has one of those names, all appended columns get the
+Every input column is kept; ``label``, ``score``, one ``prob_<label>`` per label, ``unsure`` (only
+with a minimum confidence: true when the score is below it, ``edge_runtime.confidence``) and ``error``
+are appended. When an input column already has one of those names, all appended columns get the
 prefix ``pred_`` (``pred_label``, ``pred_score``, ...) so the set stays recognisable.
 Part files are written in the output format (uncompressed); ``assemble`` streams them, one at a
 time, into the final file (gzip'd when its name ends in ``.gz``).
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_runtime.confidence import unsure
 from edge_runtime.scoring.tables import DELIMITERS, Chunk, ScoreError, import_pyarrow
 
 PREFIX = "pred_"
@@ -35,13 +37,15 @@ class OutputColumns:
     score: str
     probs: tuple[str, ...]
     error: str
+    unsure: str | None = None
 
     @classmethod
-    def for_input(cls, input_columns: Sequence[str], labels: Sequence[str]) -> OutputColumns:
+    def for_input(cls, input_columns: Sequence[str], labels: Sequence[str], flag_unsure: bool = False) -> OutputColumns:
         taken = set(input_columns)
         prefix = ""
         while True:
-            names = cls(prefix + "label", prefix + "score", tuple(f"{prefix}prob_{l}" for l in labels), prefix + "error")
+            names = cls(prefix + "label", prefix + "score", tuple(f"{prefix}prob_{l}" for l in labels), prefix + "error",
+                        prefix + "unsure" if flag_unsure else None)
             if not taken.intersection(names.all) and len(set(names.all)) == len(names.all):
                 return names
             if len(set(names.all)) != len(names.all):
@@ -50,13 +54,17 @@ class OutputColumns:
 
     @property
     def all(self) -> list[str]:
-        return [self.label, self.score, *self.probs, self.error]
+        return [self.label, self.score, *self.probs, *([self.unsure] if self.unsure else []), self.error]
 
 
 def scored_columns(
-    chunk: Chunk, names: OutputColumns, labels: Sequence[str], probs: np.ndarray, scored: list[int], errors: list[str]
+    chunk: Chunk, names: OutputColumns, labels: Sequence[str], probs: np.ndarray, scored: list[int], errors: list[str],
+    min_confidence: float | None = None,
 ) -> dict[str, list[Any]]:
-    """The chunk's input columns plus the appended ones; ``probs`` row k belongs to row ``scored[k]``."""
+    """The chunk's input columns plus the appended ones; ``probs`` row k belongs to row ``scored[k]``.
+
+    With ``names.unsure``, a scored row is unsure when its score is below ``min_confidence``; rows not scored: null.
+    """
     n = len(chunk)
     label_col: list[Any] = [None] * n
     score_col: list[Any] = [None] * n
@@ -74,6 +82,11 @@ def scored_columns(
     out[names.score] = score_col
     for name, col in zip(names.probs, prob_cols):
         out[name] = col
+    if names.unsure:
+        unsure_col: list[Any] = [None] * n
+        for row, flag in zip(scored, unsure(probs.max(axis=1) if len(scored) else [], min_confidence)):
+            unsure_col[row] = bool(flag)
+        out[names.unsure] = unsure_col
     out[names.error] = errors
     return out
 
@@ -92,6 +105,8 @@ def parquet_schema(input_schema: Any, first_chunk: Chunk | None, input_columns: 
         fields.append(pa.field(column, pa.string() if pa.types.is_null(kind) else kind))
     fields += [pa.field(names.label, pa.string()), pa.field(names.score, pa.float64())]
     fields += [pa.field(name, pa.float64()) for name in names.probs]
+    if names.unsure:
+        fields.append(pa.field(names.unsure, pa.bool_()))
     fields.append(pa.field(names.error, pa.string()))
     return pa.schema(fields)
 
