@@ -158,8 +158,9 @@ def write_manifest(folder: str | os.PathLike[str], manifest: dict[str, Any]) -> 
     return manifest
 
 
-def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse the bundle's manifest and check its format, version and required keys (no hashes)."""
+def read_manifest(path: str | os.PathLike[str], *, check_hash: bool = False) -> dict[str, Any]:
+    """Parse the bundle's manifest and check its format, version, then (with ``check_hash``) its own
+    hash, then its shape against ``edge_runtime.manifest_schema`` (no file hashes)."""
     bundle = Path(path)
     if not bundle.exists():
         raise BundleError(f"bundle {bundle}: no such folder", hint="pass the folder written by 'mobilebert-edge export'")
@@ -195,6 +196,11 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
             expected=f"version {FORMAT_VERSION}",
             found=f"version {version}",
             hint=hint,
+        )
+    if check_hash and manifest.get("manifest_sha256") != manifest_sha256(manifest):
+        raise BundleError(
+            f"bundle {bundle}: {MANIFEST} was modified or corrupted (sha256 mismatch)",
+            hint="re-export the bundle; a manifest is only valid as written by 'mobilebert-edge export'",
         )
     missing = [key for key in REQUIRED_KEYS if key not in manifest]
     for section, keys in (("model", REQUIRED_MODEL_KEYS), ("tokenizer", REQUIRED_TOKENIZER_KEYS)):
@@ -276,12 +282,7 @@ def _parse(bundle: Path, path: Path) -> Any:
 def verify_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
     """``read_manifest`` plus: every listed file present and unmodified, manifest hash intact."""
     bundle = Path(path)
-    manifest = read_manifest(bundle)
-    if manifest["manifest_sha256"] != manifest_sha256(manifest):
-        raise BundleError(
-            f"bundle {bundle}: {MANIFEST} was modified or corrupted (sha256 mismatch)",
-            hint="re-export the bundle; a manifest is only valid as written by 'mobilebert-edge export'",
-        )
+    manifest = read_manifest(bundle, check_hash=True)
     model = manifest["model"]["file"]
     for name, expected in manifest["files"].items():
         file = _inside(bundle, name)

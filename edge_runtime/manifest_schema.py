@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import reprlib
 from typing import Any
 
 from edge_runtime.errors import EdgeError
@@ -136,7 +137,7 @@ class SchemaError(EdgeError):
 
     def __init__(self, where: str, message: str, *, expected: object = None, found: object = None) -> None:
         self.where = where
-        super().__init__(f"{where or 'the manifest'}: {message}", expected=expected, found=found)
+        super().__init__(f"{where or 'the manifest'} {message}", expected=expected, found=found)
 
 
 def validate(manifest: Any, schema: dict[str, Any] = SCHEMA) -> None:
@@ -144,9 +145,13 @@ def validate(manifest: Any, schema: dict[str, Any] = SCHEMA) -> None:
     _check(manifest, schema, "", 0)
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 2, 3, 3, 40, 40
+
+
 def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, (dict, list)) else f"{type(value).__name__} of {len(value)}"
-    return text if len(text) <= 60 else text[:57] + "..."
+    """A short repr, however long or deep the value."""
+    return _REPR.repr(value)
 
 
 def _type_of(value: Any) -> str:

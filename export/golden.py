@@ -65,11 +65,13 @@ def batch_drift(sess, encoder: Encoder, texts: Sequence[str], single: np.ndarray
 
 
 def golden(sess, encoder: Encoder, texts: Sequence[str], atol: float = MIN_ATOL,
-           temperature: float = 1.0) -> dict[str, Any]:
+           temperature: float = 1.0, *, labels: Sequence[str]) -> dict[str, Any]:
     """Probabilities of each text run alone (``batch_size`` 1), and whether other batch compositions
     reproduce them (``batch_drift``, ``batch_invariant``): dynamically quantized int8 shares one
     activation scale per batch, so its outputs move with batch composition; static int8 and fp32 do not.
-    The probabilities are the bundle's calibrated ones, softmax(logits / ``temperature``).
+    The probabilities are the bundle's calibrated ones, softmax(logits / ``temperature``), stored by
+    label name (``labels``, in logit order): ``check`` compares them by name, so a bundle whose labels
+    were reordered fails it.
     """
     single = np.concatenate([probabilities(evaluate.run(sess, encoder.batch([t])), temperature) for t in texts])
     drift = batch_drift(sess, encoder, texts, single, temperature)
@@ -79,6 +81,7 @@ def golden(sess, encoder: Encoder, texts: Sequence[str], atol: float = MIN_ATOL,
         "batch_drift": drift,
         "batch_invariant": drift <= INVARIANCE_TOL,
         "examples": [
-            {"text": text, "probabilities": [round(float(p), 7) for p in row]} for text, row in zip(texts, single)
+            {"text": text, "probabilities": {label: round(float(p), 7) for label, p in zip(labels, row)}}
+            for text, row in zip(texts, single)
         ],
     }

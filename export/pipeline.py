@@ -257,7 +257,7 @@ def export_bundle(
                 evaluation = _evaluation(probs / t, truth, ckpt, hf_tokenizer, eval_texts)
 
         gold = golden_mod.golden(final_session, encoder, list(golden_texts) if golden_texts else golden_mod.pick_texts(eval_texts),
-                                 atol=golden_mod.atol_for(precision), temperature=t)
+                                 atol=golden_mod.atol_for(precision), temperature=t, labels=ckpt.labels)
         report["golden_batch_drift"] = gold["batch_drift"]
         log(f"golden texts: batch drift {gold['batch_drift']:.1e} "
             f"({'batch-invariant' if gold['batch_invariant'] else 'results depend on batch-mates'})")

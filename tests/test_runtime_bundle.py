@@ -16,6 +16,7 @@ from edge_runtime.bundle import (
     FORMAT_VERSION,
     MANIFEST,
     canonical_manifest_bytes,
+    manifest_sha256,
     read_manifest,
     sha256_file,
     verify_bundle,
@@ -44,6 +45,8 @@ def test_manifest_hashes_follow_the_contract(bundle):
 def test_write_manifest_is_atomic_and_rehashes(bundle):
     manifest = load_manifest(bundle)
     manifest["labels"] = ["neg", "pos"]
+    for example in manifest["golden"]["examples"]:  # stored by label name
+        example["probabilities"] = dict(zip(manifest["labels"], example["probabilities"].values()))
     manifest["files"] = {"model.onnx": "stale"}  # recomputed, tokenizer added from tokenizer.file
     written = write_manifest(bundle, manifest)
     assert verify_bundle(bundle) == written
@@ -107,6 +110,7 @@ def test_missing_keys_and_escaping_paths(bundle):
     with pytest.raises(BundleError, match=re.escape("lacks required keys") + ".*" + re.escape("missing labels, tokenizer.max_length")):
         read_manifest(bundle)
     manifest = {**original, "files": {**original["files"], "../outside": "0" * 64}}
+    manifest["manifest_sha256"] = manifest_sha256(manifest)
     (bundle / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(BundleError, match=re.escape("lists a file outside the bundle folder (expected a name inside the folder, found '../outside')")):
         verify_bundle(bundle)

@@ -115,7 +115,8 @@ def test_check_fails_on_a_wrong_golden_value(tiny_bundle_fp32, tmp_path, capsys)
     bundle = copy_bundle(tiny_bundle_fp32, tmp_path / "bundle")
     manifest = load_manifest(bundle)
     example = manifest["golden"]["examples"][1]
-    example["probabilities"] = [p + (0.01 if i == 0 else -0.01) for i, p in enumerate(example["probabilities"])]
+    first = manifest["labels"][0]
+    example["probabilities"] = {k: p + (0.01 if k == first else -0.01) for k, p in example["probabilities"].items()}
     write_manifest(bundle, manifest)  # hashes right, golden value wrong
     assert main(["check", str(bundle)]) == 1
     out = capsys.readouterr().out
@@ -130,7 +131,8 @@ def test_int8_golden_tolerance_covers_another_cpu_only(tiny_bundle, tmp_path, ca
     manifest = load_manifest(bundle)
     assert manifest["golden"]["atol"] == 0.02  # int8: other CPUs' int8 kernels differ by up to ~0.012
     example = manifest["golden"]["examples"][1]
-    example["probabilities"] = [p + (shift if i == 0 else -shift) for i, p in enumerate(example["probabilities"])]
+    first = manifest["labels"][0]
+    example["probabilities"] = {k: p + (shift if k == first else -shift) for k, p in example["probabilities"].items()}
     write_manifest(bundle, manifest)
     assert main(["check", str(bundle)]) == code
     capsys.readouterr()
