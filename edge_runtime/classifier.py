@@ -20,6 +20,7 @@ from edge_runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, ENCO
 from edge_runtime.bundle import read_manifest, verify_bundle
 from edge_runtime.confidence import check_min_confidence, temperature_of, unsure
 from edge_runtime.errors import BundleError, InputError
+from edge_runtime.limits import check_count
 from edge_runtime.text import Batch, TextEncoder, is_blank
 
 # Inputs the runtime knows how to fill, by the names transformers' exporters give them.
@@ -125,10 +126,9 @@ class Classifier:
         import onnxruntime as ort
 
         check_min_confidence(min_confidence)
+        check_count(threads, "threads")  # at most 4 per core (edge_runtime.limits)
         path = Path(bundle)
         manifest = verify_bundle(path) if verify else read_manifest(path)
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise InputError("threads must be a positive integer", expected=">= 1", found=repr(threads))
         tok = manifest["tokenizer"]
         truncation = tok.get("truncation") or {}
         tokenizer_file = path / tok["file"]

@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from edge_runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS
+from edge_runtime.limits import limit_text, max_count
 
 
 def positive_int(value: str) -> int:
@@ -24,6 +25,14 @@ def positive_int(value: str) -> int:
     return number
 
 
+def thread_count(value: str) -> int:
+    """argparse type: a thread or worker count, 1 to ``edge_runtime.limits.max_count()``."""
+    number = positive_int(value)
+    if number > max_count():
+        raise argparse.ArgumentTypeError(f"expected {limit_text()}, found {value!r}")
+    return number
+
+
 def add_runtime_options(
     group: Any, *, threads_help: str = "onnxruntime threads (default: all cores)",
     batch_default: int | None = DEFAULT_BATCH_SIZE, batch_help: str | None = None, batch_tokens: bool = True,
@@ -32,7 +41,7 @@ def add_runtime_options(
 
     ``group`` is a parser or an argument group; it is returned for more options.
     """
-    group.add_argument("--threads", type=positive_int, default=None, metavar="N", help=threads_help)
+    group.add_argument("--threads", type=thread_count, default=None, metavar="N", help=threads_help)
     group.add_argument(
         "--batch-size", type=positive_int, default=batch_default, metavar="N",
         help=batch_help or f"texts per model call, at most (default: {DEFAULT_BATCH_SIZE})",

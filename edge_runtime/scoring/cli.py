@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from edge_runtime.confidence import add_min_confidence
-from edge_runtime.options import add_runtime_options, positive_int
+from edge_runtime.options import add_runtime_options, positive_int, thread_count
 
 FORMAT_CHOICES = ("auto", "csv", "tsv", "jsonl", "parquet")
 
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_runtime_options(run_group, threads_help="onnxruntime threads per worker (default: cores // workers)")
     run_group.add_argument("--chunk-rows", type=positive_int, default=2048, metavar="N",
                            help="rows read, scored and saved at a time; the unit of resuming (default: 2048)")
-    run_group.add_argument("--workers", type=positive_int, default=1, metavar="N",
+    run_group.add_argument("--workers", type=thread_count, default=1, metavar="N",
                            help="processes, each with its own model session (default: 1)")
     run_group.add_argument("--engine", default="local", choices=("local", "ray"),
                            help="local processes, or Ray Data (needs the 'ray' extra; OUTPUT becomes a folder)")
