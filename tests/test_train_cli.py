@@ -95,8 +95,9 @@ def test_unreachable_hub_model_is_one_clear_error(capsys, tmp_path: Path, good_c
     code, err = run_cli(capsys, "--data", str(good_csv), "--out", str(tmp_path / "out"))
     assert code == 1
     line = last_error(err)
-    assert line.startswith("error: cannot download model 'google/mobilebert-uncased' (no network or hub unreachable: ")
-    assert line.endswith("; pass a local Hugging Face model folder with --model PATH")
+    assert line.startswith("error: cannot download model 'google/mobilebert-uncased': the Hugging Face hub is not reachable")
+    assert line.endswith("; pass a local Hugging Face model folder with --model PATH, or run once with network access "
+                         "(the model is then cached)")
 
 
 def test_model_path_errors(tmp_path: Path) -> None:
