@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_runtime.columns import choose_columns
+from edge_runtime.encoding import encoding_note
 from mobilebert_edge.data.errors import DataError
 from edge_runtime.labels import LabelEncoder, check_label_names, infer_label_names, is_missing, normalize_label
 from mobilebert_edge.data.split import stratified_indices
@@ -146,8 +147,9 @@ def load_labelled(
     source = str(path)
     table = _read(path, encoding, log)
     used = table.attrs.get("encoding")
-    if encoding is None and used not in (None, "utf-8", "utf-8-sig"):
-        log(f"{source}: not UTF-8, read as {used} (pass --encoding to choose another)")
+    note = encoding_note(source, used) if encoding is None and used else None
+    if note:
+        log(note)
     text_col, label_col = choose_columns(
         list(table.columns), text_column=text_column, label_column=label_column, source=source, log=log
     )

@@ -125,6 +125,13 @@ def detect_encoding(path: str | Path, sample_bytes: int = SAMPLE_BYTES, *, verif
     raise InputError(f"{path}: not UTF-8 or cp949 text (first bad byte: {first_error.where})", hint=hint)
 
 
+def encoding_note(source: str | Path, encoding: str) -> str | None:
+    """The line every command prints when a file it detected is not UTF-8 (None when it is)."""
+    if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+        return None
+    return f"{source}: not UTF-8, read as {encoding} (pass --encoding to choose another)"
+
+
 def check_encoding(encoding: str) -> str:
     """The normalised codec name of ``encoding``; ``InputError`` when Python does not know it."""
     try:

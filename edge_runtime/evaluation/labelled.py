@@ -45,6 +45,9 @@ class LabelledTable:
     ) -> None:
         self.path = Path(path)
         self.reader = TableReader(self.path, input_format, chunk_rows, encoding)
+        note = self.reader.encoding_note()
+        if note:
+            log(note)
         self.text_column, self.label_column = choose_columns(
             self.reader.columns, text_column=text_column, label_column=label_column, source=str(self.path), log=log
         )

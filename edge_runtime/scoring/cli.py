@@ -6,6 +6,7 @@ Standard library only at import time; the scoring modules are imported inside ``
 from __future__ import annotations
 
 import argparse
+import sys
 
 from edge_runtime.confidence import add_min_confidence
 from edge_runtime.options import add_runtime_options, positive_int, thread_count
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers, threads=args.threads,
         resume=args.resume, overwrite=args.overwrite, engine=args.engine, input_format=args.format,
         encoding=args.encoding, progress=not args.no_progress, min_confidence=args.min_confidence,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print_summary(summary)
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ from edge_runtime.scoring.journal import WorkFolder, manifest_sha256
 from edge_runtime.scoring.local import LocalPredictor, PoolPredictor
 from edge_runtime.scoring.output import OutputColumns, assemble, parquet_schema, scored_columns, write_part
 from edge_runtime.scoring.progress import ProgressLine
-from edge_runtime.scoring.tables import Chunk, ScoreError, TableReader, input_fingerprint, resolve_text_column, table_format
+from edge_runtime.scoring.tables import (
+    Chunk, ScoreError, TableReader, column_note, input_fingerprint, resolve_text_column, table_format,
+)
 
 ENGINES = ("local", "ray")
 
@@ -39,7 +42,7 @@ def score_file(
     batch_tokens: int | None = DEFAULT_BATCH_TOKENS, chunk_rows: int = DEFAULT_CHUNK_ROWS,
     workers: int = 1, threads: int | None = None, resume: bool = False, overwrite: bool = False,
     engine: str = "local", input_format: str = "auto", encoding: str | None = None, progress: bool = True,
-    min_confidence: float | None = None,
+    min_confidence: float | None = None, log: Callable[[str], object] | None = None,
 ) -> ScoreSummary:
     """Score every row of a table file into OUTPUT (format from its suffix); see the module doc.
 
@@ -60,6 +63,7 @@ def score_file(
             bundle, input_path, output_path, text_column=text_column, batch_size=batch_size,
             batch_tokens=batch_tokens, workers=workers,
             threads=threads, resume=resume, overwrite=overwrite, input_format=input_format, chunk_rows=chunk_rows,
+            log=log,
         )
     started = time.perf_counter()
     reader = TableReader(input_path, input_format, chunk_rows, encoding)
@@ -76,6 +80,10 @@ def score_file(
     predictor: Any = (LocalPredictor(bundle, threads, batch_size, batch_tokens) if workers == 1
                       else PoolPredictor(bundle, workers, threads, batch_size, batch_tokens))
     labels = predictor.labels
+    if log:  # how the input is read, once the job is known to start
+        for note in (reader.encoding_note(), column_note(input_path, column, text_column)):
+            if note:
+                log(note)
     names = OutputColumns.for_input(reader.columns, labels, flag_unsure=min_confidence is not None)
     order = reader.columns + names.all
     summary = ScoreSummary(output_path, text_column=column, columns=order, min_confidence=min_confidence)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def _count(ray: Any, folder: Path, fmt: str, error_column: str) -> tuple[int, in
 def score_file_ray(
     bundle: str | Path, input_path: Path, output_path: Path, *, text_column: str | None, batch_size: int,
     workers: int, threads: int | None, resume: bool, overwrite: bool, input_format: str = "auto",
-    chunk_rows: int = 2048, batch_tokens: int | None = None,
+    chunk_rows: int = 2048, batch_tokens: int | None = None, log: Callable[[str], object] | None = None,
 ) -> Any:
     """Score ``input_path`` into the folder ``output_path`` with Ray Data; returns a ScoreSummary."""
     started = time.perf_counter()
@@ -121,7 +122,7 @@ def score_file_ray(
     ray.data.DataContext.get_current().execution_options.preserve_order = True
     dataset = _read(ray, input_path, fmt, gzipped)
     columns = list(dataset.schema().names)
-    column = resolve_text_column(input_path, columns, text_column)
+    column = resolve_text_column(input_path, columns, text_column, log)
     names = OutputColumns.for_input(columns, labels)
     threads = threads_per_worker(workers, threads)
     scored = dataset.map_batches(

@@ -14,12 +14,12 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_runtime.encoding import check_encoding, detect_encoding, is_gzip
+from edge_runtime.encoding import check_encoding, detect_encoding, encoding_note, is_gzip
 from edge_runtime.errors import EdgeError
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
@@ -85,20 +85,33 @@ def table_format(path: str | Path, given: str = "auto") -> tuple[str, bool]:
     return fmt, gzipped
 
 
-def resolve_text_column(path: str | Path, columns: list[str], given: str | None) -> str:
-    """The text column: ``given`` when it exists, else the first well-known text column name."""
+def column_note(path: str | Path, column: str, given: str | None) -> str:
+    """The line that says which text column a job reads, and whether it was given or inferred."""
+    how = "given" if given and given != "auto" else "inferred; override with --text-column"
+    return f"{path}: text column {column!r} ({how})"
+
+
+def resolve_text_column(
+    path: str | Path, columns: list[str], given: str | None, log: Callable[[str], object] | None = None,
+) -> str:
+    """The text column: ``given`` when it exists, else the first well-known text column name.
+
+    ``log`` is told which column was taken (``column_note``), as training and evaluation tell it.
+    """
     if given and given != "auto":
         if given in columns:
+            if log:
+                log(column_note(path, given, given))
             return given
         raise ScoreError(f"{path}: no column {given!r}", expected=given, found=", ".join(columns) or "no columns",
                          hint="pass --text-column with one of the columns found")
-    for candidate in TEXT_COLUMN_CANDIDATES:
-        if candidate in columns:
-            return candidate
     lowered = {name.lower(): name for name in reversed(columns)}
-    for candidate in TEXT_COLUMN_CANDIDATES:
-        if candidate in lowered:
-            return lowered[candidate]
+    found = next((c for c in TEXT_COLUMN_CANDIDATES if c in columns), None)
+    found = found or next((lowered[c] for c in TEXT_COLUMN_CANDIDATES if c in lowered), None)
+    if found is not None:
+        if log:
+            log(column_note(path, found, given))
+        return found
     raise ScoreError(f"{path}: cannot tell which column holds the text",
                      expected="one of " + ", ".join(TEXT_COLUMN_CANDIDATES), found=", ".join(columns) or "no columns",
                      hint="pass --text-column NAME")
@@ -120,27 +133,14 @@ def _repair(value: str, encoding: str) -> str:
     return value.encode(encoding, "surrogateescape").decode(encoding, "replace")
 
 
-def guess_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
-    """The text encoding to read ``path`` with, tolerant of a few bad bytes.
+def guess_encoding(path: Path) -> str:
+    """The text encoding to read ``path`` with: the one ``train`` reads it with (``detect_encoding``).
 
-    A BOM decides. A sample that is mostly valid UTF-8 (at least 4 valid non-ASCII characters
-    per bad byte) is UTF-8, its bad bytes becoming row errors. Otherwise ``detect_encoding`` checks
-    the whole file (UTF-8, then cp949: a cp949 file may look like ASCII for its first megabyte);
-    when nothing decodes all of it, UTF-8, and the undecodable rows are flagged.
+    When nothing decodes the whole file, UTF-8: the rows with undecodable bytes are then flagged,
+    and the others scored.
     """
-    with open(path, "rb") as raw:
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip(path) else raw
-        sample = stream.read(sample_bytes)
-    if sample.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        return detect_encoding(path, verify=False)
-    if not sample.isascii():
-        text = sample.decode("utf-8", "surrogateescape")
-        bad = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
-        good = sum(1 for ch in text if ord(ch) > 127) - bad
-        if bad and good >= 4 * bad:
-            return "utf-8"
     try:
-        return detect_encoding(path, sample_bytes, verify=True)
+        return detect_encoding(path)
     except EdgeError:
         return "utf-8"
 
@@ -155,6 +155,7 @@ class TableReader:
         self.format, _ = table_format(self.path, fmt)
         self.chunk_rows = chunk_rows
         self.encoding = check_encoding(encoding) if encoding else None
+        self.detected = False  # True once the encoding was detected rather than given
         self.arrow_schema: Any = None  # Parquet input only
         self.size = self.path.stat().st_size
         self._raw: Any = None
@@ -191,8 +192,16 @@ class TableReader:
 
     def text_encoding(self) -> str:
         if self.encoding is None:
+            self.detected = True
             self.encoding = guess_encoding(self.path)
         return self.encoding
+
+    def encoding_note(self) -> str | None:
+        """The line saying a CSV/TSV input was detected as other than UTF-8 (None otherwise)."""
+        if self.format not in DELIMITERS:
+            return None
+        encoding = self.text_encoding()
+        return encoding_note(self.path, encoding) if self.detected else None
 
     def _open_text(self) -> io.TextIOWrapper:
         encoding = self.text_encoding()
