@@ -53,6 +53,7 @@ def test_every_readme_command_parses():
     found = commands(README.read_text(encoding="utf-8"))
     assert len(found) >= 10, found  # the quickstarts, batch scoring, ...
     assert {args[0] for args in found} >= {"train", "export", "predict", "check", "score", "imdb"}
+    assert any("--unlabeled" in args and "--self-train-recipe" in args for args in found)  # learning from unlabelled texts
     bad = {" ".join(args): message for args in found if (message := problem(args))}
     assert not bad, "README commands that do not parse:\n" + "\n".join(f"  mobilebert-edge {c}\n    {m}" for c, m in bad.items())
 

@@ -52,8 +52,7 @@ def eval_order(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
 
 
 def collate(data: Encoded, indices: Sequence[int], *, pad_id: int, pad_to: int | None = None) -> dict[str, Any]:
-    """Tensors for the items ``indices``: padded to the longest item, or to ``pad_to`` when given; the items'
-    ``targets`` too when ``data`` has them."""
+    """Tensors for the items ``indices``: padded to the longest item, or to ``pad_to`` when given."""
     import torch
 
     width = pad_to or max(len(data.input_ids[i]) for i in indices)
@@ -70,6 +69,4 @@ def collate(data: Encoded, indices: Sequence[int], *, pad_id: int, pad_to: int |
     if types is not None:
         batch["token_type_ids"] = types
     batch["labels"] = torch.tensor([data.labels[i] for i in indices], dtype=torch.long)
-    if data.targets is not None:
-        batch["targets"] = torch.tensor([data.targets[i] for i in indices], dtype=torch.float32)
     return batch

@@ -6,14 +6,6 @@ import argparse
 
 from edge_runtime.options import positive_int
 
-# SelfTrainConfig field -> the destination of its `train` flag (--pseudo-threshold sets pseudo_threshold)
-SELF_TRAIN_OPTIONS = {"threshold": "pseudo_threshold", "fraction": "pseudo_fraction", "balance": "pseudo_balance",
-                      "per_class": "pseudo_per_class", "rounds": "self_train_rounds", "student": "student",
-                      "teachers": "pseudo_teachers", "student_mask": "student_mask",
-                      "student_finetune": "student_finetune", "targets": "pseudo_targets",
-                      "student_epochs": "student_epochs", "students": "students", "label_length": "pseudo_max_length"}
-
-
 def _label_list(value: str) -> list[str]:
     names = [name.strip() for name in value.split(",")]
     if len(names) < 2 or any(not name for name in names) or len(set(names)) != len(names):
@@ -74,45 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "attention kernel; default elsewhere: the model's own)")
 
     selftrain = parser.add_argument_group(
-        "self-training", "learn from unlabelled texts too: a teacher trained on --data labels them, a student "
-        "trains on --data plus the confident pseudo-labels (validation stays on labelled texts)")
+        "self-training", "learn from unlabelled texts too: teachers trained on --data label them, a student "
+        "trains on --data plus the most confident pseudo-labels (validation stays on labelled texts)")
     selftrain.add_argument("--unlabeled", metavar="FILE", help="texts without labels (any --data format)")
     selftrain.add_argument("--unlabeled-text-column", metavar="NAME", help="text column of --unlabeled (default: inferred)")
-    selftrain.add_argument("--pseudo-fraction", type=float, metavar="F",
-                           help="keep the most confident predictions, at most F of the unlabelled texts split "
-                           "equally across classes (default 0.8)")
-    selftrain.add_argument("--pseudo-threshold", type=float, metavar="P",
-                           help="and only those whose probability is at least P (default 0: no threshold)")
-    selftrain.add_argument("--pseudo-balance", choices=("equal", "none"),
-                           help="equal (default): the same number per class, most confident first; none: "
-                           "each class keeps what reaches P, up to its share")
-    selftrain.add_argument("--pseudo-per-class", type=int, metavar="N",
-                           help="at most N pseudo-labels per class, most confident first (default: no cap)")
-    selftrain.add_argument("--self-train-rounds", type=int, metavar="N",
-                           help="student rounds; each student labels for the next (default 1)")
-    selftrain.add_argument("--pseudo-teachers", type=int, metavar="K",
-                           help="label with the mean probabilities of K teachers trained on --data with other "
-                                "seeds (default 3; 1: the round-0 model alone)")
-    selftrain.add_argument("--student-mask", type=float, metavar="P",
-                           help="input noise for the students: replace this share of their tokens with [MASK], "
-                                "drawn afresh at each step (default 0: none)")
-    selftrain.add_argument("--student-finetune", action="store_true", default=None,
-                           help="then each student trains on the labelled texts alone (the preset's epochs again)")
-    selftrain.add_argument("--pseudo-targets", choices=("hard", "soft"),
-                           help="hard (default): a student learns each kept text's predicted class; soft: it matches "
-                                "the teachers' class probabilities (distillation)")
-    selftrain.add_argument("--student-epochs", type=int, metavar="N",
-                           help="a student's epochs, its learning-rate schedule spanning them (default: the "
-                                "preset's); the teachers keep the preset's")
-    selftrain.add_argument("--students", type=int, metavar="K",
-                           help="train K students per round from the same start with other seeds and keep the mean "
-                                "of their weights: one model of the same size (default 1)")
-    selftrain.add_argument("--pseudo-max-length", type=int, metavar="N",
-                           help="the teachers read N tokens of each unlabelled text when they label it, e.g. 512 "
-                                "to judge long reviews whole; every model still trains on --max-length (default: "
-                                "--max-length)")
-    selftrain.add_argument("--student", choices=("fresh", "continue"),
-                           help="fresh (default): each student starts from --model; continue: from the teacher's weights")
+    selftrain.add_argument("--self-train-recipe", choices=("standard", "best"),
+                           help="standard (default): three teachers label, one student learns; best: the teachers "
+                                "read 512 tokens of each unlabelled text and two students are averaged into one "
+                                "model (+0.6 point on IMDb for 3.5 times the training time)")
 
     machine = parser.add_argument_group("machine")
     machine.add_argument("--seed", type=int, metavar="N", help="random seed (default 42)")
@@ -137,13 +98,12 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision, val_fraction=args.val_fraction, attention_dropout=args.attention_dropout,
         pooling=args.pooling,
     )
-    choices = {field: getattr(args, dest) for field, dest in SELF_TRAIN_OPTIONS.items()}
     self_training = None
     if args.unlabeled is not None:
-        from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
+        from mobilebert_edge.train.selftrain.settings import SelfTrainConfig
 
-        self_training = SelfTrainConfig(**{key: value for key, value in choices.items() if value is not None})
-    elif any(value is not None for value in [args.unlabeled_text_column, *choices.values()]):
+        self_training = SelfTrainConfig.recipe(args.self_train_recipe or "standard")
+    elif args.unlabeled_text_column is not None or args.self_train_recipe is not None:
         raise ConfigError("self-training flags need --unlabeled FILE", hint="pass --unlabeled or drop those flags")
     result = train_run(
         config, data=args.data, out=args.out, val_data=args.val_data, text_column=args.text_column,

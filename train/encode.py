@@ -18,16 +18,11 @@ PROBE = "a short probe sentence"
 
 @dataclass
 class Encoded:
-    """Token ids per text (special tokens included, unpadded), and token type ids when the model uses them.
-
-    ``targets``, when set, are class probabilities per text that training matches instead of ``labels``
-    (soft pseudo-labels; a labelled text's is one-hot).
-    """
+    """Token ids per text (special tokens included, unpadded), and token type ids when the model uses them."""
 
     input_ids: list[list[int]]
     token_type_ids: list[list[int]] | None
     labels: list[int]
-    targets: list[list[float]] | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)

@@ -26,7 +26,6 @@ from edge_runtime.evaluation.metrics import accuracy, macro_f1
 from mobilebert_edge.train.batches import batch_order, collate, eval_order
 from mobilebert_edge.train.config import TrainConfig
 from mobilebert_edge.train.encode import Encoded
-from mobilebert_edge.train.noise import TokenMasking
 from mobilebert_edge.train.precision import autocast
 from mobilebert_edge.train.schedule import learning_rate, warmup_steps
 
@@ -84,12 +83,7 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.
 
 
 def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {key: value for key, value in batch.items() if key not in ("labels", "targets")}
-
-
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy against class probabilities (equal to the usual loss for one-hot targets)."""
-    return -(targets * torch.log_softmax(logits.float(), dim=-1)).sum(dim=-1).mean()
+    return {key: value for key, value in batch.items() if key != "labels"}
 
 
 @torch.inference_mode()
@@ -130,16 +124,10 @@ def clone_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], *,
                precision: str, max_grad_norm: float) -> torch.Tensor:
-    """One optimizer step on ``batch``: forward under ``precision``, backward, clipping (0: off), AdamW.
-
-    The loss is the model's own (cross-entropy on ``labels``), or the cross-entropy against the batch's
-    ``targets`` (class probabilities) when it has them.
-    """
+    """One optimizer step on ``batch``: forward under ``precision``, backward (the model's own cross-entropy
+    on ``labels``), clipping (0: off), AdamW."""
     with autocast(precision):
-        if "targets" in batch:
-            loss = soft_cross_entropy(model(**model_inputs(batch)).logits, batch["targets"])
-        else:
-            loss = model(**batch).loss
+        loss = model(**batch).loss
     loss.backward()
     if max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
@@ -159,12 +147,8 @@ def fit(
     save_epoch: Callable[[TrainState, torch.nn.Module, torch.optim.Optimizer, dict | None], None] | None = None,
     resume: Callable[[torch.nn.Module, torch.optim.Optimizer], tuple[TrainState, dict | None]] | None = None,
     log: Callable[[str], None] = print,
-    masking: TokenMasking | None = None,
 ) -> TrainState:
-    """Train ``model`` in place; at the end it holds the best epoch's weights if ``restore_best``.
-
-    ``masking`` adds input noise to every training batch (``train/noise.py``); validation sees clean texts.
-    """
+    """Train ``model`` in place; at the end it holds the best epoch's weights if ``restore_best``."""
     seed_everything(config.seed)
     optimizer = build_optimizer(model, config)
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
@@ -195,8 +179,6 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = collate(train_set, indices, pad_id=pad_id, pad_to=pad_to)
-            if masking is not None:
-                batch = masking.apply(batch, seed=config.seed, step=state.step)
             loss = train_step(model, optimizer, batch, precision=precision, max_grad_norm=config.max_grad_norm)
             state.step += 1
             total_loss += loss.item()

@@ -15,7 +15,7 @@ from mobilebert_edge.train.config import RESUME_FREE, TrainConfig
 from mobilebert_edge.train.output import MANIFEST, REPORT_FOLDER, VALIDATION_FILE, prepare_output, save_checkpoint
 
 if TYPE_CHECKING:
-    from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
+    from mobilebert_edge.train.selftrain.settings import SelfTrainConfig
 
 
 def _stderr(message: str) -> None:
@@ -79,16 +79,14 @@ def train_run(
     unlabeled_text_column: str | None = None,
     self_training: SelfTrainConfig | None = None,
     on_round: Callable[[int, Any, Any], None] | None = None,
-    before_finetune: Callable[[int, Any, Any], None] | None = None,
     on_student: Callable[[int, int, Any, Any], None] | None = None,
     log: Callable[[str], None] = _stderr,
 ) -> RunResult:
     """Fine-tune ``config.model`` on ``data`` and write the checkpoint folder ``out``.
 
-    With ``unlabeled`` (a file of texts) the run self-trains (``train/selftrain.py``) under ``self_training``
-    (default settings when None); ``on_round(number, model, tokenizer)`` sees each round's model and
-    ``before_finetune`` a student before its labelled-only pass (``student_finetune``); ``on_student(number,
-    index, model, tokenizer)`` each of a round's students before their weights are averaged (``students``).
+    With ``unlabeled`` (a file of texts) the run self-trains (``train/selftrain/``) under ``self_training``
+    (the standard recipe when None); ``on_round(number, model, tokenizer)`` sees each round's model and
+    ``on_student(number, index, model, tokenizer)`` each student before their weights are averaged.
     """
     started = time.perf_counter()
     out = Path(out)
@@ -113,7 +111,7 @@ def train_run(
     unlabelled = None
     if unlabeled is not None:
         from mobilebert_edge.data.unlabelled import load_unlabelled
-        from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
+        from mobilebert_edge.train.selftrain.settings import SelfTrainConfig, check_label_length
 
         self_training = self_training or SelfTrainConfig()
         unlabelled = load_unlabelled(unlabeled, text_column=unlabeled_text_column, skip_bad_rows=skip_bad_rows,
@@ -125,7 +123,7 @@ def train_run(
     model, tokenizer = load_model(config.model, labels, attention_dropout=config.attention_dropout, pooling=pooling)
     check_length(model, config.max_length, "--max-length")
     if unlabelled is not None and self_training.label_length:
-        check_length(model, self_training.label_length, "--pseudo-max-length")
+        check_label_length(model, self_training.label_length)
     make_parent(out)
     out.mkdir(exist_ok=True)
     encode = dict(max_length=config.max_length, rule=config.truncation, head_tokens=config.head_tokens)
@@ -143,7 +141,7 @@ def train_run(
         state = fit(model, train_enc, val_enc, config, pad_id=tokenizer.pad_token_id or 0, precision=precision,
                     save_epoch=checkpoints.save, resume=checkpoints.load if resume else None, log=log)
     else:
-        from mobilebert_edge.train.selftrain import self_train, self_training_report
+        from mobilebert_edge.train.selftrain.rounds import self_train, self_training_report
 
         def new_model() -> Any:
             return load_model(config.model, labels, attention_dropout=config.attention_dropout, pooling=pooling)[0]
@@ -153,8 +151,7 @@ def train_run(
                     "unlabelled": unlabelled.fingerprint()}
         outcome = self_train(model, tokenizer, train_set, val_set, unlabelled, config, self_training, out=out,
                              identity=identity, precision=precision, new_model=new_model, fingerprint=data_fingerprint,
-                             resume=resume, on_round=on_round, before_finetune=before_finetune,
-                             on_student=on_student, log=log)
+                             resume=resume, on_round=on_round, on_student=on_student, log=log)
         model, state, rounds = outcome.model, outcome.state, self_training_report(outcome.rounds, unlabelled,
                                                                                   self_training, config)
 
@@ -205,7 +202,7 @@ def summary(result: RunResult) -> str:
     rounds = [] if result.self_training is None else result.self_training["rounds"]
     return "\n".join([
         *(f"round {r['round']}: {_pseudo_summary(r['pseudo_labels'])}, validation accuracy "
-          f"{r['metrics']['val_accuracy']:.4f}{_before_finetune(r)} ({r['seconds']:.0f} s)" for r in rounds),
+          f"{r['metrics']['val_accuracy']:.4f} ({r['seconds']:.0f} s)" for r in rounds),
         f"done in {result.seconds:.1f} s; best epoch {result.best_epoch}, saved epoch {result.saved_epoch}: "
         f"validation accuracy {m['val_accuracy']:.4f}, macro-F1 {m['val_macro_f1']:.4f}, loss {m['val_loss']:.4f}",
         f"checkpoint folder: {result.out}",
@@ -219,11 +216,6 @@ def _pseudo_summary(pseudo: dict[str, Any] | None) -> str:
     if pseudo is None:
         return "teacher, labelled texts only"
     return "pseudo-labels used " + ", ".join(f"{name} {n}" for name, n in pseudo["used"].items())
-
-
-def _before_finetune(record: dict[str, Any]) -> str:
-    before = record.get("before_finetune")
-    return "" if before is None else f" after the labelled-only pass ({before['metrics']['val_accuracy']:.4f} before)"
 
 
 def _versions() -> dict[str, str]:

@@ -1,94 +1,24 @@
-"""Pseudo-labels for self-training: the settings, which teacher predictions to keep, and their JSONL files.
+"""Pseudo-labels: which teacher predictions a student learns from, and their JSONL files.
 
-Selection is a pure function of the teacher's probabilities. A text is a candidate of the class it is
-predicted as when its top probability reaches ``threshold`` (default 0: every prediction). Each class
-keeps at most its ``fraction * n / classes`` most confident candidates (n: the unlabelled texts; 1: no
-cap), so the share kept does not depend on how well the teacher's probabilities are calibrated: a
-fine-tuned model can be right and still rarely reach 0.9 for one class. ``balance="equal"`` then keeps the same number
-per class (that of the class with the fewest), ``per_class`` caps every class. Ties are broken by input
-order, so the choice is deterministic. With ``targets="soft"`` a student matches the teachers' class
-probabilities of each kept text instead of its predicted class.
+Selection is a pure function of the teachers' probabilities. Each class keeps at most its
+``share * n / classes`` most confident predictions (n: the unlabelled texts), and every class the
+same number (that of the class with the fewest), so the share kept does not depend on how well the
+probabilities are calibrated (a fine-tuned model can be right and still rarely reach 0.9 for one
+class) and no class floods the student. Ties are broken by input order, so the choice is deterministic.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from edge_runtime.atomic import atomic_write
-from mobilebert_edge.train.errors import ConfigError, ResumeError
+from mobilebert_edge.train.errors import ResumeError
 
-BALANCES = ("equal", "none")
-STUDENTS = ("fresh", "continue")
-TARGETS = ("hard", "soft")
-
-
-@dataclass(frozen=True)
-class SelfTrainConfig:
-    """How self-training picks pseudo-labels and trains its students (``train --unlabeled``)."""
-
-    threshold: float = 0.0
-    fraction: float = 0.8
-    balance: str = "equal"
-    per_class: int | None = None
-    rounds: int = 1
-    student: str = "fresh"
-    teachers: int = 3  # round 1 labels with the mean probabilities of this many teachers (other seeds)
-    student_mask: float = 0.0  # share of a student's input tokens replaced by [MASK] at each step (train/noise.py)
-    student_finetune: bool = False  # then each student trains on the labelled texts alone
-    targets: str = "hard"  # soft: students match the teachers' probabilities of the kept texts
-    student_epochs: int | None = None  # a student's epochs (its schedule spans them); None: the preset's
-    students: int = 1  # per round, from the same start with other seeds; the model is their weights' mean
-    label_length: int | None = None  # tokens the teachers read when they label; None: the run's max length
-
-    def __post_init__(self) -> None:
-        def fail(field: str, expected: str) -> None:
-            raise ConfigError(f"invalid {field}", expected=expected, found=repr(getattr(self, field)))
-
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
-                or not 0 <= self.threshold < 1:
-            fail("threshold", "a probability in [0, 1), e.g. 0.9")
-        if isinstance(self.fraction, bool) or not isinstance(self.fraction, (int, float)) \
-                or not 0 < self.fraction <= 1:
-            fail("fraction", "a share of the unlabelled texts in (0, 1], e.g. 0.8")
-        if self.balance not in BALANCES:
-            fail("balance", " | ".join(BALANCES))
-        if self.per_class is not None and (not isinstance(self.per_class, int) or self.per_class < 1):
-            fail("per_class", "an integer >= 1, or nothing for no cap")
-        if not isinstance(self.rounds, int) or not 1 <= self.rounds <= 10:
-            fail("rounds", "an integer in 1..10")
-        if self.student not in STUDENTS:
-            fail("student", " | ".join(STUDENTS))
-        if isinstance(self.teachers, bool) or not isinstance(self.teachers, int) or not 1 <= self.teachers <= 10:
-            fail("teachers", "an integer in 1..10")
-        if isinstance(self.student_mask, bool) or not isinstance(self.student_mask, (int, float)) \
-                or not 0 <= self.student_mask <= 0.5:
-            fail("student_mask", "a share of the tokens in [0, 0.5], e.g. 0.1")
-        if not isinstance(self.student_finetune, bool):
-            fail("student_finetune", "true or false")
-        if self.targets not in TARGETS:
-            fail("targets", " | ".join(TARGETS))
-        if self.student_epochs is not None and (isinstance(self.student_epochs, bool)
-                                                or not isinstance(self.student_epochs, int)
-                                                or not 1 <= self.student_epochs <= 100):
-            fail("student_epochs", "an integer in 1..100, or nothing for the preset's epochs")
-        if self.label_length is not None and (isinstance(self.label_length, bool)
-                                              or not isinstance(self.label_length, int)
-                                              or not 8 <= self.label_length <= 8192):
-            fail("label_length", "an integer in 8..8192, or nothing for the run's max length")
-        if isinstance(self.students, bool) or not isinstance(self.students, int) or not 1 <= self.students <= 10:
-            fail("students", "an integer in 1..10")
-        if self.students > 1 and self.student_finetune:
-            raise ConfigError("students > 1 and student_finetune cannot be combined",
-                              hint="average several students or give one a labelled-only pass, not both")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+SHARE = 0.8  # of the unlabelled texts, split equally across classes
 
 
 @dataclass(frozen=True)
@@ -98,7 +28,7 @@ class Selection:
     indices: list[int]
     labels: list[int]
     confidences: list[float]
-    candidates: list[int]  # per class: texts predicted as it, at or above the threshold
+    candidates: list[int]  # per class: texts predicted as it
     used: list[int]  # per class: texts kept
 
 
@@ -108,23 +38,19 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def select_pseudo_labels(probabilities: np.ndarray, *, threshold: float = 0.0, fraction: float = 1.0,
-                         balance: str = "equal", per_class: int | None = None) -> Selection:
-    """Keep the most confident predictions of ``probabilities`` (n, classes) under the share, balance and cap."""
+def select_pseudo_labels(probabilities: np.ndarray, share: float = SHARE) -> Selection:
+    """Keep the most confident predictions of ``probabilities`` (n, classes): at most ``share * n / classes``
+    per class (1: no cap), the same number for every class."""
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
     count, classes = probabilities.shape
     ranked = []
     for label in range(classes):
-        members = np.flatnonzero((predicted == label) & (confidence >= threshold))
+        members = np.flatnonzero(predicted == label)
         ranked.append(members[np.argsort(-confidence[members], kind="stable")])
     candidates = [len(members) for members in ranked]
-    share = int(fraction * count) // classes if fraction < 1 else count  # 1: no share cap
-    take = [min(n, share) for n in candidates]
-    if balance == "equal":
-        take = [min(take)] * classes
-    if per_class is not None:
-        take = [min(n, per_class) for n in take]
+    cap = int(share * count) // classes if share < 1 else count
+    take = [min(min(candidates), cap)] * classes
     kept = np.sort(np.concatenate([members[:n] for members, n in zip(ranked, take)]).astype(np.int64))
     return Selection(kept.tolist(), predicted[kept].tolist(), confidence[kept].tolist(), candidates, take)
 

@@ -1,4 +1,4 @@
-"""A round's students as one model: K students from the same start, other seeds, their weights averaged.
+"""Several students as one model: K students from the same start, other seeds, their weights averaged.
 
 A student fine-tuned on noisy pseudo-labels varies with its seed (batch order, dropout) about as much as
 the pseudo-labels change it. Students that start from the same weights and see the same texts end in one
@@ -27,7 +27,6 @@ from safetensors.torch import save_file
 from mobilebert_edge.train.config import TrainConfig
 from mobilebert_edge.train.encode import Encoded
 from mobilebert_edge.train.loop import TrainState, clone_weights, evaluate, fit
-from mobilebert_edge.train.noise import TokenMasking
 from mobilebert_edge.train.resume import RESUME_DIR, EpochCheckpoints
 
 STUDENTS_DIR = "students"  # in .resume/: the extra students of each round
@@ -65,12 +64,11 @@ class StudentPool:
     start: dict[str, torch.Tensor]  # the weights every student of the round starts from
     train_enc: Encoded
     val_enc: Encoded
-    config: TrainConfig  # the round's (the student's epochs)
+    config: TrainConfig
     fingerprint: str
     pad_id: int
     precision: str
     new_model: Callable[[], torch.nn.Module]
-    masking: TokenMasking | None
     resume: bool
     log: Callable[[str], None]
 
@@ -91,8 +89,7 @@ def train_extra_student(pool: StudentPool, index: int) -> Path:
     model = pool.new_model()
     model.load_state_dict(pool.start)
     state = fit(model, pool.train_enc, pool.val_enc, config, pad_id=pool.pad_id, precision=pool.precision,
-                save_epoch=checkpoints.save, resume=checkpoints.resume_if_saved(pool.resume), log=pool.log,
-                masking=pool.masking)
+                save_epoch=checkpoints.save, resume=checkpoints.resume_if_saved(pool.resume), log=pool.log)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     save_file({name: tensor.contiguous() for name, tensor in clone_weights(model).items()}, str(tmp),
