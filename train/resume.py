@@ -4,7 +4,7 @@ Each epoch writes a folder ``epoch-NNNN/`` (built under a temporary name, then r
 model weights, the best weights so far, the AdamW state (tensors as safetensors, the rest as JSON),
 the RNG states and the loop state; ``latest.json`` (replaced atomically) names the newest complete
 one. A self-training round keeps its epochs in ``round-NN/`` instead, and its number is checked on
-load (``train/selftrain.py``). The learning rate is a pure function of the step and the batch order
+load (``train/selftrain/rounds.py``). The learning rate is a pure function of the step and the batch order
 of the (seed, epoch), so the step and epoch numbers are all the schedule and data order need. Only
 safetensors and JSON are read back.
 """
