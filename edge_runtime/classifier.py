@@ -63,7 +63,7 @@ def _check_texts(texts: Sequence[Any], offset: int = 0) -> None:
             )
         if is_blank(text):
             raise InputError(
-                f"text {offset + index} is empty", expected="at least one non-space character", found=repr(text[:20])
+                f"text {offset + index} is empty", expected="at least one visible character", found=repr(text[:20])
             )
 
 
@@ -270,9 +270,14 @@ class Classifier:
     def _encode_compact(self, texts: list[str], offset: int) -> list[np.ndarray]:
         """Token ids of every text as int32 arrays, tokenized ``ENCODE_BLOCK`` texts at a time."""
         rows: list[np.ndarray] = []
+        specials = len(self.encoder.prefix) + len(self.encoder.suffix)
         for start in range(0, len(texts), ENCODE_BLOCK):
             block = self.encoder.encode_ids(texts[start : start + ENCODE_BLOCK], offset=offset + start)
-            rows.extend(np.asarray(ids, dtype=np.int32) for ids in block)
+            for index, ids in enumerate(block, start=start):
+                if len(ids) == specials:  # the tokenizer kept nothing of it: as empty as a blank text
+                    raise InputError(f"text {offset + index} is empty", expected="at least one token the model reads",
+                                     found=repr(texts[index][:20]))
+                rows.append(np.asarray(ids, dtype=np.int32))
         return rows
 
     def _run(self, batch: Batch) -> np.ndarray:

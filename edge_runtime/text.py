@@ -8,6 +8,7 @@ tokenizer's own post-processor adds (read once at load by probing it).
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,19 @@ _PROBE = "a"
 _PAD_TOKENS = ("[PAD]", "<pad>", "<PAD>")
 
 
+# Unicode categories that carry no content: separators (spaces, line and paragraph separators),
+# control (NUL, ...), format (zero-width space, BOM, soft hyphen, ...), private use, and nonspacing
+# marks (a combining accent with nothing to sit on). BERT-style normalizers drop all of them.
+NO_CONTENT_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Co", "Mn"})
+REPLACEMENT_CHARACTER = "\ufffd"  # what a decoder leaves for an undecodable byte; BERT drops it too
+
+
 def is_blank(text: str) -> bool:
-    """True for an empty or whitespace-only text: nothing to classify (the runtime refuses it, ``score`` flags it)."""
-    return not text.strip()
+    """True for a text with no content character (empty, spaces, control or format characters only, ...):
+    nothing to classify (the runtime refuses it, ``score`` flags it). See ``NO_CONTENT_CATEGORIES``."""
+    return all(
+        char == REPLACEMENT_CHARACTER or unicodedata.category(char) in NO_CONTENT_CATEGORIES for char in text
+    )
 
 
 @dataclass(frozen=True)

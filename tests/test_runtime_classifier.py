@@ -111,7 +111,12 @@ def test_bad_tokenizer_settings_are_a_bundle_error(tiny_bundle_fp32, tmp_path):
     manifest = load_manifest(bundle)
     manifest["tokenizer"]["truncation"] = {"rule": "middle", "head_tokens": None}
     write_manifest(bundle, manifest)
-    message = f"bundle {bundle}: bad tokenizer settings in manifest.json: unknown truncation rule"
+    message = f"bundle {bundle}: manifest.json: tokenizer.truncation.rule is not a known value (expected head | tail | head_tail"
+    with pytest.raises(BundleError, match=re.escape(message)):
+        Classifier.load(bundle)
+    manifest["tokenizer"]["truncation"] = {"rule": "head_tail", "head_tokens": 10_000}
+    write_manifest(bundle, manifest)
+    message = f"bundle {bundle}: bad tokenizer settings in manifest.json: head_tokens out of range"
     with pytest.raises(BundleError, match=re.escape(message)):
         Classifier.load(bundle)
 
@@ -169,7 +174,8 @@ def test_feed_follows_the_declared_inputs(tiny_bundle_fp32, tmp_path):
 def test_model_that_does_not_fit_the_manifest_is_refused(tiny_bundle_fp32, tmp_path):
     bundle = copy_bundle(tiny_bundle_fp32, tmp_path / "bundle")
     manifest = load_manifest(bundle)
-    write_manifest(bundle, {**manifest, "labels": ["a", "b", "c"]})
+    without_golden = {key: value for key, value in manifest.items() if key != "golden"}  # by name: a, b, c
+    write_manifest(bundle, {**without_golden, "labels": ["a", "b", "c"]})
     message = f"bundle {bundle}: the model's output 'logits' does not match the 3 labels (expected shape [batch, 3], found shape "
     with pytest.raises(BundleError, match=re.escape(message)):
         Classifier.load(bundle)

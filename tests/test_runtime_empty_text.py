@@ -15,7 +15,11 @@ from edge_runtime.errors import InputError
 from edge_runtime.scoring import score_texts
 from mobilebert_edge.cli import main
 
-BLANKS = ["", " ", "  \t ", "\u3000\u00a0"]  # the last: an ideographic and a no-break space
+# Texts with no content character: NUL, other control characters, zero-width space, BOM, soft hyphen, a
+# combining accent alone, replacement characters; the tokenizer keeps nothing of them ([CLS] [SEP]).
+NO_CONTENT = ["\x00", "\x00" * 5, "\x01\x07\x1b\x7f", "\u200b", "\ufeff", "\u00ad", "\u200b \ufeff\u00ad\x00\u2060",
+              "\u0301", "\ufffd\ufffd", "\ue000"]
+BLANKS = ["", " ", "  \t ", "\u3000\u00a0", *NO_CONTENT]  # the 4th: an ideographic and a no-break space
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +39,7 @@ class _Stdin(io.StringIO):
 @pytest.mark.parametrize("blank", BLANKS)
 def test_classifier_refuses_a_blank_text_naming_its_position(clf, blank):
     found = repr(blank)
-    with pytest.raises(InputError, match=re.escape(f"text 0 is empty (expected at least one non-space character, found {found})")):
+    with pytest.raises(InputError, match=re.escape(f"text 0 is empty (expected at least one visible character, found {found})")):
         clf.predict(blank)
     with pytest.raises(InputError, match=re.escape("text 1 is empty")):
         clf.predict(["a great film", blank, "dull"])
@@ -89,3 +93,17 @@ def test_score_flags_the_same_texts_and_scores_the_rest_like_predict(tmp_path, t
     expected = clf.predict(["a great film", "dull"])
     assert [out[0]["label"], out[-1]["label"]] == [p.label for p in expected]
     assert [out[0]["score"], out[-1]["score"]] == pytest.approx([p.score for p in expected], abs=1e-6)
+
+
+def test_no_content_texts_tokenize_to_nothing_and_visible_ones_still_classify(clf):
+    assert clf.encoder.encode_ids(NO_CONTENT) == [clf.encoder.prefix + clf.encoder.suffix] * len(NO_CONTENT)
+    texts = ["a\x00", "\u200bfilm", "\ufeffgreat", "e\u0301", "soft\u00adhyphen"]
+    assert [len(p.probabilities) for p in clf.predict(texts)] == [2] * len(texts)
+
+
+def test_a_text_the_tokenizer_keeps_nothing_of_is_empty_too(clf):
+    """The string rule cannot know every tokenizer: a text of which no token is left is refused all the same."""
+    sign = "\u1734"  # a spacing mark (Mc) BERT's normalizer drops
+    assert clf.encoder.encode_ids([sign]) == [clf.encoder.prefix + clf.encoder.suffix]
+    with pytest.raises(InputError, match=re.escape("text 1 is empty (expected at least one token the model reads, found '\u1734')")):
+        clf.predict(["a great film", sign])
