@@ -68,10 +68,15 @@ def reliability_png(result: dict[str, Any]) -> bytes:
         lows = [b["low"] for b in bins]
         ax.bar(lows, [b["accuracy"] for b in bins], width=width, align="edge", color=ACCENT, alpha=0.85,
                edgecolor="white", label="accuracy in the bin")
-        ax.bar(lows, [abs(b["confidence"] - b["accuracy"]) for b in bins],
-               bottom=[min(b["confidence"], b["accuracy"]) for b in bins],
-               width=width, align="edge", color=WRONG, alpha=0.35, edgecolor=WRONG, hatch="//",
-               label="gap to mean confidence")
+        for over, color, hatch, label in (
+            (True, WRONG, "//", "confidence above accuracy (overconfident)"),
+            (False, RIGHT, "\\\\", "accuracy above confidence (underconfident)"),
+        ):  # the gap between a bin's accuracy and its mean confidence, one kind per legend entry
+            gaps = [b for b in bins if (b["confidence"] - b["accuracy"]) * (1 if over else -1) > 0]
+            if gaps:
+                ax.bar([b["low"] for b in gaps], [abs(b["confidence"] - b["accuracy"]) for b in gaps],
+                       bottom=[min(b["confidence"], b["accuracy"]) for b in gaps], width=width, align="edge",
+                       color=color, alpha=0.35, edgecolor=color, hatch=hatch, label=label)
         ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
         for b in bins:
             ax.text(b["low"] + width / 2, 0.02, f"{b['count']:,}", ha="center", va="bottom", fontsize=7,

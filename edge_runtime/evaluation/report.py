@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from edge_runtime.atomic import atomic_write
 
 REPORT_FILE = "report.html"
+LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 JSON_FILE = "report.json"
 PICTURES = (  # (file, caption, drawing function in plots.py, result key it needs)
     ("confusion_matrix.png", "Confusion matrix: counts, coloured by the share of each true label.", "confusion_png", None),
@@ -98,9 +100,11 @@ def _pct(value: float) -> str:
 
 
 def _text_cell(text: Any) -> str:
-    text = "" if text is None else str(text)
+    """A text as it reads: its own line breaks (and the ``<br />`` tags of scraped reviews) as breaks, the rest escaped."""
+    text = "" if text is None else LINE_BREAK.sub("\n", str(text))
     shown = text if len(text) <= TEXT_SHOWN else text[:TEXT_SHOWN] + " [...]"
-    return f'<td class="text"><div>{_e(shown)}</div></td>'
+    lines = "<br>".join(_e(line) for line in shown.splitlines())
+    return f'<td class="text"><div>{lines}</div></td>'
 
 
 def _card(value: str, name: str) -> str:
