@@ -1,8 +1,9 @@
 """Graph optimization for onnxruntime, in two steps.
 
 ``optimize``: onnxruntime's transformer fusions (attention, layer norm, GELU) for BERT-like graphs,
-applied to the fp32 graph before quantizing; the pipeline checks the result against the unfused
-graph and drops it if it drifts. ``bake``: the optimizations an onnxruntime session applies on load
+and for MobileBERT, which they do not match, this project's pass (export/fusion: NoNorm folded into
+the weights, attention as MultiHeadAttention); applied to the fp32 graph before quantizing, the
+pipeline checks the result against PyTorch and drops it if it drifts. ``bake``: the optimizations an onnxruntime session applies on load
 (level "extended"), applied once at export and stored, so a device does not redo them.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 # model_type values of Hugging Face configs that onnxruntime's "bert" fusions understand.
-BERT_LIKE = {"bert", "roberta", "distilbert", "electra", "xlm-roberta", "camembert", "mobilebert"}
+BERT_LIKE = {"bert", "roberta", "distilbert", "electra", "xlm-roberta", "camembert"}
 # What the fusions make of self-attention: one "Attention" op (projections included: dynamic int8
 # quantizes it as QAttention) or "MultiHeadAttention" after separate Q/K/V MatMuls (which static
 # int8 quantizes like any other MatMul).
@@ -33,6 +34,10 @@ def optimize(src: Path, out: Path, config: dict[str, Any], attention: str = "Att
     if attention not in ATTENTION_OPS:
         raise ValueError(f"attention must be one of {ATTENTION_OPS}, got {attention!r}")
     model_type = config.get("model_type", "")
+    if model_type == "mobilebert":
+        from mobilebert_edge.export.fusion import fuse_mobilebert
+
+        return fuse_mobilebert(src, out, int(config.get("num_attention_heads") or 0))
     if model_type not in BERT_LIKE:
         return {"applied": False, "reason": f"no fusions for model_type {model_type!r}"}
     from onnxruntime.transformers import optimizer
@@ -52,11 +57,7 @@ def optimize(src: Path, out: Path, config: dict[str, Any], attention: str = "Att
         )
         fused = {op: int(n) for op, n in model.get_fused_operator_statistics().items() if n}
         if not fused:
-            reason = "no fusions matched"
-            if model_type == "mobilebert":
-                reason += (" (onnxruntime's BERT fusions start from LayerNormalization; MobileBERT normalizes with "
-                           "NoNorm, an elementwise Mul and Add, so attention and layer-norm patterns have no anchor)")
-            return {"applied": False, "reason": reason}
+            return {"applied": False, "reason": "no fusions matched"}
         model.save_model_to_file(str(out))
     return {"applied": True, "fused": fused, "attention": attention}
 

@@ -1,0 +1,43 @@
+"""The MobileBERT graph pass: fusions onnxruntime's transformer optimizer has no pattern for.
+
+MobileBERT normalizes with NoNorm (an elementwise multiply-add) instead of LayerNormalization, so
+onnxruntime's BERT fusions find no anchor in its graph. This pass, applied to the fp32 graph before
+quantization, folds every NoNorm into the weights around it (``nonorm.py``) and fuses each layer's
+self-attention into one ``com.microsoft.MultiHeadAttention`` (``attention.py``). Both are exact up to
+float rounding; the export pipeline checks the result against PyTorch like the raw graph.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+GRAPH_PASS = "mobilebert-fusion"
+
+
+def fuse_mobilebert(src: Path, out: Path, num_heads: int) -> dict[str, Any]:
+    """Write ``src`` with MobileBERT's fusions to ``out``; return ``{"applied", "fused", "nodes_before", ...}``."""
+    import onnx
+    from onnx import helper
+
+    from mobilebert_edge.export.fusion.attention import fuse_attention
+    from mobilebert_edge.export.fusion.graph import Graph
+    from mobilebert_edge.export.fusion.nonorm import fold_nonorm
+
+    model = onnx.load(str(src))
+    before = len(model.graph.node)
+    graph = Graph(model)
+    folded = fold_nonorm(graph)
+    attention = fuse_attention(graph, num_heads)
+    graph.prune()
+    if not folded and not attention:
+        return {"applied": False, "reason": "no NoNorm or self-attention pattern matched"}
+    if attention and not any(op.domain == "com.microsoft" for op in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, str(out))
+    ops = Counter(node.op_type for node in model.graph.node)
+    return {
+        "applied": True, "pass": GRAPH_PASS, "fused": {"MultiHeadAttention": attention, "NoNorm folded": folded},
+        "attention": "MultiHeadAttention", "nodes_before": before, "nodes_after": sum(ops.values()),
+    }
