@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from edge_runtime.options import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the export subcommand."""
@@ -59,9 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="leave nodes whose name matches REGEX in float (repeatable; replaces the default list; "
         "'none' quantizes every supported node)",
     )
-    model.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
+    model.add_argument("--opset", type=positive_int, default=18, help="ONNX opset (default: 18)")
     tokens = parser.add_argument_group("tokenizer (for folders without mobilebert_edge.json)")
-    tokens.add_argument("--max-length", type=int, default=None, help="tokens per text (default: the checkpoint's, else 256)")
+    tokens.add_argument("--max-length", type=positive_int, default=None, metavar="N", help="tokens per text (default: the checkpoint's, else 256)")
     tokens.add_argument("--tokenizer", type=Path, default=None, help="tokenizer folder, if the checkpoint has none")
     quality = parser.add_argument_group("quality gate")
     quality.add_argument(

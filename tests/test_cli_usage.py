@@ -55,6 +55,7 @@ def test_a_mistyped_option_shows_the_commands_usage(capsys, argv: list[str], typ
         ["profile", "B", "--threads", "0"],
         ["train", "--data", "d.csv", "--out", "o", "--epochs", "0"],
         ["train", "--data", "d.csv", "--out", "o", "--batch-size", "-2"],
+        ["export", "checkpoint", "--out", "b", "--max-length", "0"],
     ],
 )
 def test_zero_or_negative_counts_are_usage_errors(capsys, argv: list[str]) -> None:
