@@ -43,3 +43,38 @@ class DataError(InputError):
 
 class BundleError(EdgeError):
     """A deployable bundle that is missing, partial, tampered or of an unknown format."""
+
+
+# What to do about an operating-system error, by errno name (``describe_os_error``).
+OS_ERROR_HINTS = {
+    "ENOSPC": "free some space on that disk or write elsewhere",
+    "EDQUOT": "free some of your disk quota or write elsewhere",
+    "EFBIG": "the file system cannot hold a file this large; write elsewhere",
+    "EROFS": "the file system is read-only; write elsewhere",
+    "EACCES": "check the permissions, or use another path",
+    "EPERM": "check the permissions, or use another path",
+    "EISDIR": "a folder is in the way; name a file",
+    "ENOTDIR": "a file is in the way where a folder is needed; use another path",
+    "ENOENT": "check the path",
+    "EIO": "the device reported an I/O error; check the disk",
+}
+
+
+def describe_os_error(error: OSError, path: object | None = None) -> str:
+    """One line for an ``OSError``: the file, what failed and what to do (e.g. for a full disk)."""
+    import errno as errno_names
+    import re
+
+    number = error.errno
+    if number is None:  # pyarrow's OSError carries the errno only in its text
+        match = re.search(r"\[Errno (\d+)\]", str(error))
+        number = int(match.group(1)) if match else None
+    reason = error.strerror or (str(error).splitlines() or [type(error).__name__])[0]
+    if number is not None and not error.strerror:
+        import os
+
+        reason = os.strerror(number)
+    where = path if path is not None else error.filename
+    hint = OS_ERROR_HINTS.get(errno_names.errorcode.get(number, "") if number is not None else "")
+    text = f"{where}: {reason}" if where is not None else reason
+    return f"{text}; {hint}" if hint else text

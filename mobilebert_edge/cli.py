@@ -17,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from edge_runtime.errors import EdgeError
+from edge_runtime.errors import EdgeError, describe_os_error
 from mobilebert_edge import __version__
 
 # Modules that provide ``register(subparsers)``, in the order their commands are listed.
@@ -141,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verbose:
             traceback.print_exc()
         print(f"error: {message}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a file that could not be read or written: named, with what to do
+        if verbose:
+            traceback.print_exc()
+        print(f"error: {describe_os_error(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

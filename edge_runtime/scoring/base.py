@@ -49,6 +49,7 @@ class ScoreSummary:
     error_kinds: dict[str, int] = field(default_factory=dict)
     min_confidence: float | None = None
     unsure: int = 0
+    parts_rescored: int = 0  # finished chunks scored again on resume: their part failed verification
 
     @property
     def rows_per_second(self) -> float:
@@ -102,5 +103,8 @@ def print_summary(summary: ScoreSummary, stream: Any = None) -> None:
     """The end-of-job lines: totals, throughput, output, and error counts by kind."""
     stream = stream or sys.stderr
     print(summary.line(), file=stream)
+    if summary.parts_rescored:
+        print(f"  {summary.parts_rescored:,} finished chunks scored again: their part files failed verification",
+              file=stream)
     for kind, count in sorted(summary.error_kinds.items(), key=lambda kv: -kv[1]):
         print(f"  {count:,} rows: {kind}", file=stream)

@@ -25,12 +25,14 @@ from edge_runtime.scoring.base import (
     DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_CHUNK_ROWS, ScoreSummary, check_positive, texts_of,
     threads_per_worker,
 )
-from edge_runtime.scoring.journal import WorkFolder, manifest_sha256
+from edge_runtime.scoring.faults import writing
+from edge_runtime.scoring.journal import WorkFolder, input_fingerprint, manifest_sha256
 from edge_runtime.scoring.local import LocalPredictor, PoolPredictor
+from edge_runtime.scoring.paths import check_file_output, check_not_input
 from edge_runtime.scoring.output import OutputColumns, assemble, parquet_schema, scored_columns, write_part
 from edge_runtime.scoring.progress import ProgressLine
 from edge_runtime.scoring.tables import (
-    Chunk, ScoreError, TableReader, column_note, input_fingerprint, resolve_text_column, table_format,
+    Chunk, ScoreError, TableReader, column_note, resolve_text_column, table_format,
 )
 
 ENGINES = ("local", "ray")
@@ -53,6 +55,7 @@ def score_file(
     if engine not in ENGINES:
         raise ScoreError(f"unknown engine {engine!r}", expected=" or ".join(ENGINES), found=engine)
     input_path, output_path = Path(input_path), Path(output_path)
+    check_not_input(input_path, output_path, replaced=(WorkFolder(output_path, "").path,))  # before anything is made
     min_confidence = check_min_confidence(min_confidence, "--min-confidence")
     if engine == "ray":
         if min_confidence is not None:
@@ -69,8 +72,7 @@ def score_file(
     reader = TableReader(input_path, input_format, chunk_rows, encoding)
     out_format, gzipped = table_format(output_path)
     work = WorkFolder(output_path, out_format)
-    if output_path.exists() and input_path.resolve() == output_path.resolve():
-        raise ScoreError(f"{output_path}: the output would overwrite the input", hint="choose another --out")
+    check_file_output(output_path)
     if output_path.exists() and not overwrite and not (resume and work.path.exists()):
         raise ScoreError(f"{output_path}: already exists", hint="pass --overwrite to replace it")
     column = resolve_text_column(input_path, reader.columns, text_column)
@@ -100,7 +102,8 @@ def score_file(
     bar = ProgressLine(enabled=progress)
     cancel = True
     try:
-        work.open(journal, resume=resume, overwrite=overwrite)
+        with writing(work.path):
+            work.open(journal, resume=resume, overwrite=overwrite)
         schema: Any = None
         pending: deque[tuple[Chunk, list[int], list[str], Future]] = deque()
         chunks = 0
@@ -113,10 +116,11 @@ def score_file(
                 raise ScoreError("the model returned probabilities of the wrong shape",
                                  expected=(len(rows), len(labels)), found=probs.shape)
             table = scored_columns(chunk, names, labels, probs, rows, errors, min_confidence)
-            write_part(work.part(chunk.index), out_format, table, order, schema, chunk.start)
             bad = [e for e in errors if e]
             flagged = int(unsure(probs.max(axis=1), min_confidence).sum())
-            work.record(chunk.index, chunk.start, len(chunk), len(bad), flagged)
+            with writing(work.part(chunk.index)):
+                write_part(work.part(chunk.index), out_format, table, order, schema, chunk.start)
+                work.record(chunk.index, chunk.start, len(chunk), len(bad), flagged)
             summary.unsure += flagged
             for error in bad:
                 kind = error.split(" (")[0]
@@ -151,14 +155,15 @@ def score_file(
         bar.close()
         if schema is None and out_format == "parquet":
             schema = parquet_schema(reader.arrow_schema, None, reader.columns, names)
-        for stale in output_path.parent.glob(f".{output_path.name}.*.tmp"):  # an assembly cut short
-            stale.unlink(missing_ok=True)  # (the work folder's lock makes this job the only writer)
-        tmp = output_path.with_name(f".{output_path.name}.{os.getpid()}.tmp")
-        try:
-            assemble([work.part(i) for i in range(chunks)], tmp, out_format, gzipped, order, schema)
-            os.replace(tmp, output_path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        summary.parts_rescored = work.rescored
+        # Assembled inside the locked work folder, so no other job's file is ever touched or removed.
+        tmp = work.path / f"assembled.{os.getpid()}.tmp"
+        with writing(output_path):
+            try:
+                assemble([work.part(i) for i in range(chunks)], tmp, out_format, gzipped, order, schema)
+                os.replace(tmp, output_path)
+            finally:
+                tmp.unlink(missing_ok=True)
         work.remove()
         cancel = False
     finally:

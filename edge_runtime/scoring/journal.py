@@ -2,15 +2,20 @@
 
 It holds ``journal.json`` (what the job is: input fingerprint, bundle manifest hash, options),
 one part file per finished chunk and, written after it, a small ``part-NNNNNN.json`` that marks the
-chunk done and counts its rows and errors. Every file is written atomically, so after a crash (even
-SIGKILL) a chunk is either done or not at all; ``--resume`` skips the done chunks. An advisory lock
-keeps two jobs from writing the same folder at once.
+chunk done: its rows, errors, and the part's size and sha256. The part is fsynced (file, then
+folder) before its marker is written, and the marker is fsynced too, so after a crash (even SIGKILL
+or a power cut) a marker never names a part that is not on disk. ``--resume`` skips a done chunk
+only when its part still has the size and sha256 its marker names, and scores it again otherwise;
+the input must still have the path, size, modification time and content hash (the whole file up to
+64 MiB, else its first and last MiB) the journal recorded. An advisory lock keeps two jobs from
+writing the same folder at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,7 +25,46 @@ from edge_runtime.scoring.tables import ScoreError
 
 JOURNAL = "journal.json"
 JOURNAL_FORMAT = "mobilebert-edge-score-journal"
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2
+WHOLE_FILE_HASH_BYTES = 64 << 20  # inputs up to this size are hashed whole for resuming
+EDGE_BLOCK_BYTES = 1 << 20  # else their first and last blocks of this size
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_fingerprint(path: str | Path) -> dict[str, Any]:
+    """What identifies an input for resuming: absolute path, size, mtime and a content hash.
+
+    The hash covers the whole file up to ``WHOLE_FILE_HASH_BYTES``, else its first and last
+    ``EDGE_BLOCK_BYTES`` (an edit in place that restores the mtime is still caught near either end).
+    """
+    path = Path(path)
+    stat = os.stat(path)
+    if stat.st_size <= WHOLE_FILE_HASH_BYTES:
+        content = {"sha256": _sha256_file(path), "hashed": "whole file"}
+    else:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            digest.update(handle.read(EDGE_BLOCK_BYTES))
+            handle.seek(-EDGE_BLOCK_BYTES, os.SEEK_END)
+            digest.update(handle.read(EDGE_BLOCK_BYTES))
+        content = {"sha256": digest.hexdigest(), "hashed": f"first and last {EDGE_BLOCK_BYTES} bytes"}
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, **content}
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a folder's data and metadata to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def manifest_sha256(bundle: str | Path) -> str:
@@ -44,6 +88,7 @@ class WorkFolder:
         self.output = Path(output)
         self.path = self.output.with_name(self.output.name + ".partial")
         self.part_suffix = part_suffix
+        self.rescored = 0  # finished chunks whose part failed verification on resume
         self._lock: Any = None
 
     def part(self, index: int) -> Path:
@@ -53,14 +98,33 @@ class WorkFolder:
         return self.path / f"part-{index:06d}.json"
 
     def done(self, index: int) -> dict[str, int] | None:
-        """The marker of a finished chunk (``rows``, ``errors``, ``start``), or None."""
-        marker = self.marker(index)
-        if not marker.exists() or not self.part(index).exists():
+        """The marker of a finished chunk (``rows``, ``errors``, ``start``), or None.
+
+        None too when the part fails verification (missing, or another size or sha256 than its
+        marker names): the chunk is then scored again, and counted in ``rescored``.
+        """
+        marker, part = self.marker(index), self.part(index)
+        if not marker.exists():
             return None
-        return json.loads(marker.read_text(encoding="utf-8"))
+        try:
+            mark = json.loads(marker.read_text(encoding="utf-8"))
+            intact = (part.stat().st_size == mark["bytes"] and _sha256_file(part) == mark["sha256"]
+                      and all(isinstance(mark.get(k), int) for k in ("start", "rows", "errors")))
+        except (OSError, ValueError, KeyError, TypeError):
+            intact = False
+        if not intact:
+            self.rescored += 1
+            return None
+        return mark
 
     def record(self, index: int, start: int, rows: int, errors: int, unsure: int = 0) -> None:
-        _write_json(self.marker(index), {"start": start, "rows": rows, "errors": errors, "unsure": unsure})
+        """Mark a chunk done once its part is durably on disk (fsynced before the marker is written)."""
+        part = self.part(index)
+        fsync_path(part)
+        fsync_path(self.path)  # the part's rename
+        _write_json(self.marker(index), {"start": start, "rows": rows, "errors": errors, "unsure": unsure,
+                                         "bytes": part.stat().st_size, "sha256": _sha256_file(part)})
+        fsync_path(self.path)  # the marker's rename
 
     def check_free(self, *, resume: bool, overwrite: bool) -> None:
         """Refuse to start over an unfinished job unless told to resume or overwrite it."""

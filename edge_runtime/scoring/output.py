@@ -101,7 +101,11 @@ def parquet_schema(input_schema: Any, first_chunk: Chunk | None, input_columns: 
             fields.append(input_schema.field(column))
             continue
         values = first_chunk.columns[column] if first_chunk is not None else []
-        kind = pa.array(values).type if values else pa.string()
+        try:
+            kind = pa.array(values).type if values else pa.string()
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as error:
+            raise ScoreError(f"column {column!r} mixes types in its first {len(values)} rows ({error})",
+                             hint="write CSV or JSONL output instead, or make the column's type consistent") from error
         fields.append(pa.field(column, pa.string() if pa.types.is_null(kind) else kind))
     fields += [pa.field(names.label, pa.string()), pa.field(names.score, pa.float64())]
     fields += [pa.field(name, pa.float64()) for name in names.probs]

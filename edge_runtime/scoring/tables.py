@@ -13,7 +13,6 @@ import csv
 import gzip
 import io
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from edge_runtime.encoding import check_encoding, detect_encoding, encoding_note, is_gzip
 from edge_runtime.errors import EdgeError
+from edge_runtime.scoring.faults import ScoreError, read_guarded, reading
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -31,10 +31,6 @@ TEXT_COLUMN_CANDIDATES = ("text", "review", "sentence", "content", "body", "comm
 PARQUET_HINT = "install the 'parquet' extra: pip install 'mobilebert-edge[parquet]'"
 
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # a long review is one field
-
-
-class ScoreError(EdgeError):
-    """A batch-scoring job that cannot start, resume or finish as asked."""
 
 
 @dataclass
@@ -128,6 +124,40 @@ def _bad_chars(value: str) -> bool:
     return False
 
 
+def _is_surrogate(ch: str) -> bool:
+    return "\ud800" <= ch <= "\udfff"
+
+
+def _unpaired_surrogates(value: Any, where: str = "") -> tuple[Any, str | None]:
+    """``value`` (parsed JSON) with lone surrogates replaced by U+FFFD, and the first field holding one.
+
+    JSON can spell a lone surrogate (``"\\ud800"``), which no UTF-8 file, tokenizer or Parquet
+    writer accepts: the row is flagged instead of aborting the job.
+    """
+    if isinstance(value, str):
+        if value.isascii() or not any(map(_is_surrogate, value)):
+            return value, None
+        return "".join("\ufffd" if _is_surrogate(ch) else ch for ch in value), where
+    if isinstance(value, list):
+        found: str | None = None
+        items = []
+        for item in value:
+            item, hit = _unpaired_surrogates(item, where)
+            items.append(item)
+            found = found or hit
+        return items, found
+    if isinstance(value, dict):
+        found = None
+        fields = {}
+        for key, item in value.items():
+            fixed_key, hit_key = _unpaired_surrogates(key, repr(key))
+            item, hit = _unpaired_surrogates(item, where or repr(fixed_key))
+            fields[fixed_key] = item
+            found = found or hit_key or hit
+        return fields, found
+    return value, None
+
+
 def _repair(value: str, encoding: str) -> str:
     """Undecodable bytes replaced by U+FFFD, the rest kept."""
     return value.encode(encoding, "surrogateescape").decode(encoding, "replace")
@@ -160,12 +190,13 @@ class TableReader:
         self.size = self.path.stat().st_size
         self._raw: Any = None
         self.rows_total: int | None = None
-        if self.format == "parquet":
-            self.columns = self._parquet_columns()
-        elif self.format == "jsonl":
-            self.columns = self._jsonl_columns()
-        else:
-            self.columns = self._csv_columns()
+        with reading(self.path, self.encoding, self.format == "parquet"):
+            if self.format == "parquet":
+                self.columns = self._parquet_columns()
+            elif self.format == "jsonl":
+                self.columns = self._jsonl_columns()
+            else:
+                self.columns = self._csv_columns()
         if len(set(self.columns)) != len(self.columns):
             dupes = sorted({c for c in self.columns if self.columns.count(c) > 1})
             raise ScoreError(f"{self.path}: duplicate column names", found=", ".join(dupes),
@@ -264,6 +295,10 @@ class TableReader:
             return None, error or f"invalid JSON ({exc.msg} at column {exc.colno})"
         if not isinstance(value, dict):
             return None, error or f"line is a JSON {type(value).__name__}, not an object"
+        if b"\\u" in line:  # only an escape can spell a lone surrogate
+            value, field_name = _unpaired_surrogates(value)
+            if field_name:
+                error = error or f"invalid Unicode (a lone surrogate) in field {field_name}"
         return value, error
 
     def _jsonl_lines(self) -> Iterator[bytes]:
@@ -329,13 +364,10 @@ class TableReader:
 
     def __iter__(self) -> Iterator[Chunk]:
         if self.format == "parquet":
-            return self._parquet_chunks()
-        if self.format == "jsonl":
-            return self._jsonl_chunks()
-        return self._csv_chunks()
+            chunks = self._parquet_chunks()
+        elif self.format == "jsonl":
+            chunks = self._jsonl_chunks()
+        else:
+            chunks = self._csv_chunks()
+        return read_guarded(self.path, chunks, self.encoding, self.format == "parquet")  # a damaged file: one error naming it
 
-
-def input_fingerprint(path: str | Path) -> dict[str, Any]:
-    """What identifies an input file for resuming: absolute path, size and modification time."""
-    stat = os.stat(path)
-    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
