@@ -119,8 +119,15 @@ def test_empty_stdin_says_it_read_no_text(capsys, monkeypatch, tiny_bundle_fp32:
     assert captured.err == "error: read no text from stdin; pass texts as arguments, or pipe one text per line\n"
 
 
-def test_a_checkpoint_folder_is_named_and_export_suggested(capsys, tiny_mobilebert_dir: Path) -> None:
-    assert main(["predict", str(tiny_mobilebert_dir), "a fine film"]) == 1
+@pytest.mark.parametrize(
+    "argv", [["predict", "{ck}", "a fine film"], ["check", "{ck}"], ["score", "{ck}", "{csv}", "--out", "{out}"],
+             ["evaluate", "{ck}", "{csv}"], ["profile", "{ck}"]],
+)
+def test_a_checkpoint_folder_is_named_and_export_suggested(capsys, tmp_path: Path, tiny_mobilebert_dir: Path,
+                                                           argv: list[str]) -> None:
+    (tmp_path / "t.csv").write_text("text,label\na fine film,positive\n", encoding="utf-8")
+    names = {"ck": tiny_mobilebert_dir, "csv": tmp_path / "t.csv", "out": tmp_path / "o.csv"}
+    assert main([arg.format(**names) for arg in argv]) == 1
     assert capsys.readouterr().err == (
         f"error: {tiny_mobilebert_dir} is a training checkpoint, not a bundle (no manifest.json); export it first: "
         f"mobilebert-edge export {tiny_mobilebert_dir} --out BUNDLE, then pass BUNDLE\n"

@@ -73,6 +73,9 @@ def manifest_sha256(bundle: str | Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as error:
+        from edge_runtime.bundle import read_manifest
+
+        read_manifest(bundle)  # the message every command gives for no folder, a checkpoint, no manifest
         raise ScoreError(f"{bundle}: no bundle manifest ({error.strerror})", hint="pass a bundle folder made by export") from error
 
 
