@@ -36,12 +36,12 @@ from mobilebert_edge.train.encode import encode_texts
 from mobilebert_edge.train.errors import ResumeError
 from mobilebert_edge.train.loop import TrainState, clone_weights, fit, seed_everything
 from mobilebert_edge.train.resume import RESUME_DIR, EpochCheckpoints
+from mobilebert_edge.train.selftrain.pool import ModelPool
 from mobilebert_edge.train.selftrain.pseudo_labels import (SHARE, counts_by_name, read_pseudo_labels,
                                                            select_pseudo_labels, write_pseudo_labels)
 from mobilebert_edge.train.selftrain.settings import SelfTrainConfig
 from mobilebert_edge.train.selftrain.soup import STUDENTS_DIR, StudentPool, soup_students
-from mobilebert_edge.train.selftrain.teachers import (TEACHERS_DIR, TeacherPool, ensemble_probabilities,
-                                                      teacher_probabilities)
+from mobilebert_edge.train.selftrain.teachers import TEACHERS_DIR, ensemble_probabilities, teacher_probabilities
 
 PSEUDO_DIR = "pseudo_labels"
 ROUNDS_FILE = "rounds.json"
@@ -139,7 +139,7 @@ def read_round_labels(path: Path, train_set: LabelledTexts, settings: SelfTrainC
 
 
 def label_round(model: torch.nn.Module, tokenizer: Any, path: Path, unlabelled: Any, rounds: list[dict[str, Any]],
-                settings: SelfTrainConfig, pool: TeacherPool, encode: dict[str, Any], names: list[str]) -> None:
+                settings: SelfTrainConfig, pool: ModelPool, encode: dict[str, Any], names: list[str]) -> None:
     """Round 1's labelling: the teachers' mean probabilities of the unlabelled texts, then the files."""
     labelling = {**encode, "max_length": settings.label_length or pool.config.max_length}
     unlabelled_enc = encode_texts(tokenizer, unlabelled.texts, [0] * len(unlabelled), **labelling)
@@ -204,7 +204,7 @@ def self_train(
         if number == 1:
             path = out / PSEUDO_DIR / "round-01.jsonl"
             if not path.with_suffix(".json").is_file():  # the counts are written last: labels complete
-                pool = TeacherPool(out, labelled_enc, val_enc, config, fingerprint(train_set, val_set), pad_id,
+                pool = ModelPool(out, labelled_enc, val_enc, config, fingerprint(train_set, val_set), pad_id,
                                    precision, new_model, resume, log)
                 label_round(model, tokenizer, path, unlabelled, rounds, settings, pool, encode, names)
                 if kill_after == number:
@@ -221,8 +221,8 @@ def self_train(
                     resume=checkpoints.resume_if_saved(resume), log=log)
         record = {"round": number, "training_rows": len(data), "pseudo_labels": pseudo}
         if start is not None:
-            pool = StudentPool(out, number, start, train_enc, val_enc, config, fingerprint(data, val_set),
-                               pad_id, precision, new_model, resume, log)
+            pool = StudentPool(out, train_enc, val_enc, config, fingerprint(data, val_set), pad_id, precision,
+                               new_model, resume, log, number=number, start=start)
             each = None if on_student is None else lambda index, student: on_student(number, index, student, tokenizer)
             record["soup"] = soup_students(model, state, settings.students, pool, each)
             del pool, start

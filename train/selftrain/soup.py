@@ -25,9 +25,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from mobilebert_edge.train.config import TrainConfig
-from mobilebert_edge.train.encode import Encoded
 from mobilebert_edge.train.loop import TrainState, clone_weights, evaluate, fit
 from mobilebert_edge.train.resume import RESUME_DIR, EpochCheckpoints
+from mobilebert_edge.train.selftrain.pool import ModelPool
 
 STUDENTS_DIR = "students"  # in .resume/: the extra students of each round
 STUDENT_SEED_STEP = 1000
@@ -56,21 +56,11 @@ def student_record(seed: int, state: TrainState, config: TrainConfig) -> dict[st
 
 
 @dataclass
-class StudentPool:
-    """What a round's extra students need: where they live, their start, data, settings and model maker."""
+class StudentPool(ModelPool):
+    """What a round's extra students need: a pool of the round's data, and the round and its start."""
 
-    out: Path
-    number: int  # the round
-    start: dict[str, torch.Tensor]  # the weights every student of the round starts from
-    train_enc: Encoded
-    val_enc: Encoded
-    config: TrainConfig
-    fingerprint: str
-    pad_id: int
-    precision: str
-    new_model: Callable[[], torch.nn.Module]
-    resume: bool
-    log: Callable[[str], None]
+    number: int = 1  # the round
+    start: dict[str, torch.Tensor] | None = None  # the weights every student of the round starts from
 
     def folder(self) -> Path:
         return self.out / RESUME_DIR / STUDENTS_DIR / f"round-{self.number:02d}"

@@ -12,8 +12,6 @@ import dataclasses
 import json
 import os
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from mobilebert_edge.train.encode import Encoded
 from mobilebert_edge.train.errors import ResumeError
 from mobilebert_edge.train.loop import fit, predict_logits, seed_everything
 from mobilebert_edge.train.resume import RESUME_DIR, EpochCheckpoints
+from mobilebert_edge.train.selftrain.pool import ModelPool
 from mobilebert_edge.train.selftrain.pseudo_labels import softmax
 
 TEACHERS_DIR = "teachers"  # in .resume/: the extra teachers of round 1
@@ -41,23 +40,7 @@ def teacher_probabilities(model: torch.nn.Module, texts: Encoded, *, config: Tra
     return softmax(logits)
 
 
-@dataclass
-class TeacherPool:
-    """What the extra teachers of round 1 need: the labelled data, a fresh model, the run's settings."""
-
-    out: Path
-    train_enc: Encoded
-    val_enc: Encoded
-    config: TrainConfig
-    fingerprint: str
-    pad_id: int
-    precision: str
-    new_model: Callable[[], torch.nn.Module]
-    resume: bool
-    log: Callable[[str], None]
-
-
-def train_teacher(pool: TeacherPool, number: int, unlabelled_enc: Encoded, count: int, path: Path) -> None:
+def train_teacher(pool: ModelPool, number: int, unlabelled_enc: Encoded, count: int, path: Path) -> None:
     """Train teacher ``number`` and save its probabilities of the unlabelled texts (with its seed and
     validation accuracy) to ``path``."""
     seed = pool.config.seed + TEACHER_SEED_STEP * number
@@ -79,7 +62,7 @@ def train_teacher(pool: TeacherPool, number: int, unlabelled_enc: Encoded, count
     shutil.rmtree(checkpoints.root, ignore_errors=True)
 
 
-def ensemble_probabilities(first: Any, count: int, unlabelled_enc: Encoded, pool: TeacherPool) -> tuple[Any, list]:
+def ensemble_probabilities(first: Any, count: int, unlabelled_enc: Encoded, pool: ModelPool) -> tuple[Any, list]:
     """The mean probabilities of ``first`` (the round-0 teacher's) and ``count - 1`` more teachers, each
     trained here (or read back when a resumed run already trained it); and each extra teacher's seed and
     validation accuracy."""
