@@ -1,15 +1,14 @@
 """Self-attention as exported by torch (reshape and transpose of Q, K, V, scaled scores, additive mask,
 softmax, context) -> one ``com.microsoft.MultiHeadAttention`` with separate Q, K and V.
 
-MultiHeadAttention takes the three projections before their bias (the biases go into its ``bias``
-input) and the padding mask as ``key_padding_mask`` (int32 [batch, sequence], from the graph's
+MultiHeadAttention takes the three projections (each with its bias: static int8 folds it into the
+projection's integer kernel) and the padding mask as ``key_padding_mask`` (int32 [batch, sequence], from the graph's
 ``attention_mask``), so it fits MobileBERT, whose Q and K come from a 128-wide bottleneck and V from
 the 512-wide hidden state, as well as BERT.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from onnx import TensorProto, helper
 
 from mobilebert_edge.export.fusion.graph import Graph
@@ -43,17 +42,6 @@ def _reads_mask(producers: dict, name: str, depth: int = 8) -> bool:
     return depth > 0 and node is not None and any(_reads_mask(producers, i, depth - 1) for i in node.input if i)
 
 
-def _projection(g: Graph, name: str, producers: dict, readers: dict) -> tuple[str, np.ndarray] | None:
-    """``(x W, b)`` when ``name`` is ``x W + b`` with a constant bias vector read only here."""
-    add = producers.get(name)
-    if add is not None and add.op_type == "Add" and len(readers.get(name, [])) == 1:
-        for product, bias in (add.input, add.input[::-1]):
-            vector = g.vector(bias)
-            if vector is not None and g.constant(product) is None:
-                return product, vector
-    return None
-
-
 def fuse_attention(g: Graph, num_heads: int) -> int:
     """Replace each self-attention block of ``g`` by a MultiHeadAttention; return how many."""
     if MASK_INPUT not in {value.name for value in g.graph.input}:
@@ -81,17 +69,12 @@ def fuse_attention(g: Graph, num_heads: int) -> int:
         split = [_op(producers, t.input[0], "Reshape") if t is not None else None for t in (heads_q, heads_k, heads_v)]
         if out is None or None in split:
             continue
-        projections = [_projection(g, r.input[0], producers, readers) for r in split]
-        if None in projections or len({bias.size for _, bias in projections}) != 1 \
-                or projections[0][1].size % num_heads:
-            continue
         if mask32 is None:
             mask32 = g.name("attention_mask_int32")
             g.graph.node.insert(0, helper.make_node("Cast", [MASK_INPUT], [mask32], to=TensorProto.INT32,
                                                     name="attention_mask_int32"))
-        bias = g.add_constant(np.concatenate([b for _, b in projections]).astype(np.float32), f"{out.name}_qkv_bias")
         attention = helper.make_node(
-            "MultiHeadAttention", [*(x for x, _ in projections), bias, mask32], [out.output[0]],
+            "MultiHeadAttention", [*(r.input[0] for r in split), "", mask32], [out.output[0]],
             name=f"{out.name}_MultiHeadAttention", domain="com.microsoft", num_heads=num_heads, scale=scale,
         )
         nodes = list(g.graph.node)
