@@ -145,14 +145,14 @@ def test_report_folder_is_self_contained(capsys, tmp_path: Path, tiny_bundle: Pa
     parser.close()
     assert parser.tags[0] == "html" and "body" in parser.tags
     images = [url for tag, url in parser.urls if tag == "img"]
-    assert len(images) == 4
+    assert len(images) == 5  # confusion, reliability, confidence, coverage, length
     for url in images:
         assert url.startswith("data:image/png;base64,")
         assert base64.b64decode(url.split(",", 1)[1]).startswith(b"\x89PNG\r\n\x1a\n")
     links = [url for tag, url in parser.urls if tag == "a"]
     assert links and all((report / url).is_file() for url in links)
     assert {p.name for p in report.iterdir()} == {"report.html", "report.json", "confusion_matrix.png", "reliability.png",
-                                                  "confidence.png", "accuracy_by_length.png"}
+                                                  "confidence.png", "coverage.png", "accuracy_by_length.png"}
     assert "<script>" not in page and "&lt;script&gt;" in page
     saved = json.loads((report / "report.json").read_text())
     assert saved["comparison"]["models"] == ["int8", "fp32"] and "int8 vs fp32 on 61 texts" in out

@@ -18,6 +18,17 @@ def _names(value: str) -> list[str]:
     return [name.strip() for name in value.split(",")]
 
 
+def _accuracy(value: str) -> float:
+    """argparse type: an accuracy in (0, 1]."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"expected an accuracy in (0, 1], found {value!r}")
+    return number
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the evaluate subcommand."""
     parser = subparsers.add_parser(
@@ -26,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Classify every row of TEST_FILE (CSV/TSV/JSONL/Parquet, + .gz for text formats) with BUNDLE and "
             "compare with its labels: accuracy, macro-F1, precision/recall/F1/support per label, the confusion "
-            "matrix, calibration (expected calibration error over 10 confidence bins, Brier score). Columns and "
+            "matrix, calibration (expected calibration error over 10 confidence bins, Brier score, NLL; before and after "
+            "the bundle's temperature when it has one), coverage and accuracy by minimum confidence. Columns and "
             "labels are read as training reads them. --report DIR writes report.html with pictures (they need "
             "the 'report' extra), --against compares with a second bundle on the same texts."
         ),
@@ -39,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also run OTHER_BUNDLE (e.g. the fp32 export of an int8 bundle): agreement, the accuracy "
                         "difference with a 95%% interval, the texts on which they disagree")
     parser.add_argument("--json", action="store_true", help="print every number as one JSON object on stdout")
+    parser.add_argument("--target-accuracy", type=_accuracy, default=None, metavar="A",
+                        help="print the lowest --min-confidence whose accepted texts (top probability at least it) "
+                        "are right at least A of the time on this file, e.g. 0.95, and the share of texts it keeps")
     data = parser.add_argument_group("input")
     data.add_argument("--text-column", default=None, metavar="NAME", help="column of the texts (default: inferred)")
     data.add_argument("--label-column", default=None, metavar="NAME", help="column of the labels (default: inferred)")
@@ -71,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         skip_bad_rows=args.skip_bad_rows, batch_size=args.batch_size, batch_tokens=args.batch_tokens,
         chunk_rows=args.chunk_rows,
         threads=args.threads, progress=not args.no_progress and not args.json, log=log,
+        target_accuracy=args.target_accuracy,
     )
     if args.report:
         from edge_runtime.evaluation.report import write_report

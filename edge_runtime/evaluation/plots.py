@@ -78,6 +78,11 @@ def reliability_png(result: dict[str, Any]) -> bytes:
                        bottom=[min(b["confidence"], b["accuracy"]) for b in gaps], width=width, align="edge",
                        color=color, alpha=0.35, edgecolor=color, hatch=hatch, label=label)
         ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+        before = result.get("calibration_before")
+        if before:
+            shown = [b for b in before["reliability"] if b["count"]]
+            ax.plot([b["confidence"] for b in shown], [b["accuracy"] for b in shown], "o:", color=WRONG,
+                    label=f"without the temperature (ECE {before['ece']:.4f})")
         for b in bins:
             ax.text(b["low"] + width / 2, 0.02, f"{b['count']:,}", ha="center", va="bottom", fontsize=7,
                     color="white", rotation=90)
@@ -89,6 +94,30 @@ def reliability_png(result: dict[str, Any]) -> bytes:
         ax.legend(loc="upper left", fontsize="small")
         ax.set_title(f"Reliability: ECE {cal['ece']:.4f}, Brier {cal['brier']:.4f} ({cal['bins']} bins; n per bar)",
                      fontsize="medium")
+
+    return figure_png(draw)
+
+
+def coverage_png(result: dict[str, Any]) -> bytes:
+    """Share of texts accepted, and their accuracy, against the minimum confidence."""
+    floor = 1.0 / len(result["labels"])
+    curve = [c for c in result["coverage"]["curve"] if c["threshold"] >= floor - 1e-9]
+    target = result.get("target")
+
+    def draw(fig: Any, ax: Any) -> None:
+        x = [c["threshold"] for c in curve]
+        ax.plot(x, [c["coverage"] for c in curve], color=ACCENT, label="coverage (share of texts accepted)")
+        ax.plot(x, [np.nan if c["accuracy"] is None else c["accuracy"] for c in curve], color=RIGHT,
+                label="accuracy of the accepted texts")
+        if target and target["reached"]:
+            ax.axvline(target["threshold"], color=WRONG, linestyle="--",
+                       label=f"{100 * target['target']:.1f}% accuracy from {target['threshold']:.3f} "
+                             f"({100 * target['coverage']:.1f}% kept)")
+        ax.set_xlim(floor, 1.0)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("minimum confidence (top probability at least it)")
+        ax.legend(loc="lower left", fontsize="small")
+        ax.set_title("Coverage and accuracy by minimum confidence", fontsize="medium")
 
     return figure_png(draw)
 

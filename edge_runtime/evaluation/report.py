@@ -23,6 +23,8 @@ PICTURES = (  # (file, caption, drawing function in plots.py, result key it need
     ("reliability.png", "Reliability diagram: accuracy against confidence; bars on the diagonal are well calibrated.",
      "reliability_png", None),
     ("confidence.png", "Confidence of right and wrong predictions.", "confidence_png", None),
+    ("coverage.png", "Coverage and accuracy: the texts whose top probability is at least the minimum confidence.",
+     "coverage_png", "coverage"),
     ("accuracy_by_length.png", "Accuracy by text length in tokens; texts past the limit were truncated.", "length_png",
      "by_length"),
 )
@@ -153,6 +155,31 @@ def _comparison(comparison: dict[str, Any]) -> str:
             + (_rows(["row", "true", a, b, "max |p diff|", "text"], rows, text_column=5) if rows else ""))
 
 
+def _calibration_before(before: dict[str, Any] | None, cal: dict[str, Any]) -> str:
+    if not before:
+        return ""
+    return (f"<p>These probabilities carry the bundle's temperature {before['temperature']:.3f} (softmax of the logits "
+            f"divided by it; labels unchanged). Without it: ECE {before['ece']:.4f} (with: {cal['ece']:.4f}), Brier "
+            f"{before['brier']:.4f} ({cal['brier']:.4f}), NLL {before['nll']:.4f} ({cal['nll']:.4f}).</p>")
+
+
+def _coverage(result: dict[str, Any]) -> str:
+    if not result.get("coverage"):
+        return ""
+    rows = [[f"{r['threshold']:.2f}", f"{r['accepted']:,}", _pct(r["coverage"]),
+             "-" if r["accuracy"] is None else _pct(r["accuracy"])] for r in result["coverage"]["table"]]
+    target = result.get("target")
+    line = ""
+    if target and target["reached"]:
+        line = (f"<p>Target accuracy {_pct(target['target'])}: minimum confidence {target['threshold']:.3f} keeps "
+                f"{target['accepted']:,} texts ({_pct(target['coverage'])}), {_pct(target['accuracy'])} right.</p>")
+    elif target:
+        line = f"<p>No minimum confidence reaches {_pct(target['target'])} accuracy on these texts.</p>"
+    return ("<h2>Coverage and accuracy</h2><p>A text is accepted at a minimum confidence when its top probability is "
+            "at least that value (<code>--min-confidence</code>); the others are flagged unsure.</p>"
+            + _rows(["min confidence", "accepted", "coverage", "accuracy"], rows) + line)
+
+
 def render_html(result: dict[str, Any], pictures: dict[str, bytes], *, title: str = "Evaluation",
                 note: str | None = None) -> str:
     """The report page; ``pictures`` (file name -> PNG bytes) are inlined and linked to their files."""
@@ -192,6 +219,8 @@ def render_html(result: dict[str, Any], pictures: dict[str, bytes], *, title: st
         _rows(["confidence bin", "texts", "mean confidence", "accuracy"], [
             [f"{b['low']:.1f}-{b['high']:.1f}", f"{b['count']:,}", f"{b['confidence']:.3f}", f"{b['accuracy']:.3f}"]
             for b in cal["reliability"] if b["count"]]),
+        _calibration_before(result.get("calibration_before"), cal),
+        _coverage(result),
     ]
     if result.get("comparison"):
         parts.append(_comparison(result["comparison"]))

@@ -25,7 +25,7 @@ def _describe(classifier: Any) -> dict[str, Any]:
     model = classifier.manifest.get("model") or {}
     return {"path": str(classifier.path), "precision": model.get("precision"),
             "architecture": model.get("architecture"), "max_length": classifier.max_length,
-            "truncation": classifier.encoder.rule}
+            "truncation": classifier.encoder.rule, "temperature": classifier.temperature}
 
 
 def _column_order(labels: Sequence[str], other: Any) -> list[int]:
@@ -53,10 +53,14 @@ def evaluate_file(
     label_column: str | None = None, label_names: Sequence[str] | None = None, input_format: str = "auto",
     encoding: str | None = None, skip_bad_rows: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
     batch_tokens: int | None = DEFAULT_BATCH_TOKENS, chunk_rows: int = DEFAULT_CHUNK_ROWS, threads: int | None = None, progress: bool = False,
-    log: Callable[[str], object] = print,
+    log: Callable[[str], object] = print, target_accuracy: float | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``bundle`` on the labelled file ``data``; the result dict of ``Tally.result`` plus context."""
-    from edge_runtime.classifier import Classifier
+    """Evaluate ``bundle`` on the labelled file ``data``; the result dict of ``Tally.result`` plus context.
+
+    A bundle with a temperature adds ``calibration_before`` (ECE, Brier, NLL of the uncalibrated softmax on the
+    same texts); ``target_accuracy`` adds ``target``, the lowest minimum confidence that reaches it.
+    """
+    from edge_runtime.classifier import Classifier, probabilities
 
     check_positive(batch_size=batch_size, batch_tokens=batch_tokens, chunk_rows=chunk_rows, threads=threads)
     started = time.perf_counter()
@@ -67,12 +71,16 @@ def evaluate_file(
                           label_names=label_names, input_format=input_format, encoding=encoding,
                           chunk_rows=chunk_rows, skip_bad_rows=skip_bad_rows, log=log)
     tally = Tally(classifier.labels, classifier.max_length)
+    before = Tally(classifier.labels, shown=0) if classifier.temperature != 1.0 else None
     names = model_names(classifier, other) if other is not None else ("A", "B")
     pair = PairTally(classifier.labels, names) if other is not None else None
     bar = ProgressLine(enabled=progress)
     try:
         for chunk in table:
-            probs = classifier.predict_proba(chunk.texts, batch_size=batch_size, batch_tokens=batch_tokens)
+            logits = classifier.predict_logits(chunk.texts, batch_size=batch_size, batch_tokens=batch_tokens)
+            probs = probabilities(logits, classifier.temperature)
+            if before is not None:
+                before.add(probabilities(logits), chunk.gold)
             lengths = classifier.encoder.token_counts(chunk.texts)
             tally.add(probs, chunk.gold, lengths=lengths, texts=chunk.texts, rows=chunk.rows)
             if other is not None and pair is not None:
@@ -90,6 +98,10 @@ def evaluate_file(
                  "skipped_rows": dict(table.skipped)},
         "seconds": round(time.perf_counter() - started, 2),
     })
+    if before is not None:
+        result["calibration_before"] = {"temperature": classifier.temperature, **before.result()["calibration"]}
+    if target_accuracy is not None:
+        result["target"] = tally.coverage.lowest_threshold(target_accuracy)
     if other is not None and pair is not None:
         result["against"] = _describe(other)
         result["comparison"] = pair.result()

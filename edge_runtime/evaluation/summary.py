@@ -32,9 +32,9 @@ def format_summary(result: dict[str, Any]) -> str:
     ])]
     lines += ["", "confusion matrix (rows: true label, columns: predicted)"]
     lines += _table(["", *labels], [[label, *[f"{n:,}" for n in row]] for label, row in zip(labels, result["confusion_matrix"])])
-    cal = result["calibration"]
-    lines += ["", f"calibration: ECE {cal['ece']:.4f} (top-label confidence, {cal['bins']} equal-width bins), "
-                  f"Brier score {cal['brier']:.4f}"]
+    lines += ["", *format_calibration(result)]
+    if result.get("coverage"):
+        lines += ["", *format_coverage(result)]
     by_length = result.get("by_length")
     if by_length:
         limit = by_length["max_length"]
@@ -43,6 +43,37 @@ def format_summary(result: dict[str, Any]) -> str:
     if comparison:
         lines += ["", *format_comparison(comparison)]
     return "\n".join(lines)
+
+
+def format_calibration(result: dict[str, Any]) -> list[str]:
+    """ECE, Brier and NLL; before and after the temperature when the bundle has one."""
+    cal, before = result["calibration"], result.get("calibration_before")
+    bins = f"(top-label confidence, {cal['bins']} equal-width bins)"
+    if not before:
+        return [f"calibration: ECE {cal['ece']:.4f} {bins}, Brier score {cal['brier']:.4f}, NLL {cal.get('nll', 0):.4f}"]
+    return [f"calibration with the bundle's temperature {before['temperature']:.3f}: ECE {cal['ece']:.4f} {bins}, "
+            f"Brier score {cal['brier']:.4f}, NLL {cal['nll']:.4f}",
+            f"  without it (softmax of the logits): ECE {before['ece']:.4f}, Brier score {before['brier']:.4f}, "
+            f"NLL {before['nll']:.4f}; labels and accuracy are the same"]
+
+
+def format_coverage(result: dict[str, Any]) -> list[str]:
+    """Coverage and accuracy at a few minimum confidences, and the answer to --target-accuracy."""
+    rows = [[f"{row['threshold']:.2f}", f"{row['accepted']:,}", _pct(row["coverage"]),
+             "-" if row["accuracy"] is None else _pct(row["accuracy"])] for row in result["coverage"]["table"]]
+    lines = ["texts accepted at a minimum confidence (top probability at least it), and their accuracy",
+             *_table(["min confidence", "accepted", "coverage", "accuracy"], rows)]
+    target = result.get("target")
+    if target:
+        if target["reached"]:
+            lines.append(f"target accuracy {_pct(target['target'])}: --min-confidence {target['threshold']:.3f} keeps "
+                         f"{target['accepted']:,} of {result['examples']:,} texts ({_pct(target['coverage'])}), "
+                         f"{_pct(target['accuracy'])} right on this file")
+        else:
+            lines.append(f"target accuracy {_pct(target['target'])}: no minimum confidence reaches it on this file "
+                         f"(the best, {target['threshold']:.3f}, keeps {target['accepted']:,} texts, "
+                         f"{_pct(target['accuracy'])} right)")
+    return lines
 
 
 def format_comparison(comparison: dict[str, Any], shown: int = 5) -> list[str]:

@@ -1,7 +1,7 @@
 """Running totals of an evaluation, added chunk by chunk, so memory does not grow with the data.
 
 ``Tally`` keeps counts only (confusion matrix, calibration bins, a confidence histogram of right and
-wrong predictions, right/total per token length) plus the few most confident mistakes with their
+wrong predictions, coverage and accuracy by minimum confidence, right/total per token length) plus the few most confident mistakes with their
 text. ``PairTally`` does the same for two models on the same texts. ``result()`` turns either into
 the plain, JSON-able dict that the terminal summary, ``--json`` and the HTML report show.
 """
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_runtime.evaluation.coverage import Coverage
 from edge_runtime.evaluation.metrics import (
     ECE_BINS, calibration_sums, confusion_matrix, expected_calibration_error, macro_f1_of, per_class, squared_errors,
 )
@@ -63,6 +64,8 @@ class Tally:
         self.confusion = np.zeros((k, k), dtype=np.int64)
         self.calibration = np.zeros((3, bins))
         self.squared_error = 0.0
+        self.log_loss = 0.0
+        self.coverage = Coverage()
         self.confidence_edges = np.linspace(1.0 / k, 1.0, CONFIDENCE_BINS + 1)
         self.confidence_right = np.zeros(CONFIDENCE_BINS, dtype=np.int64)
         self.confidence_wrong = np.zeros(CONFIDENCE_BINS, dtype=np.int64)
@@ -88,6 +91,9 @@ class Tally:
         self.confusion += confusion_matrix(gold, predicted, len(self.labels))
         self.calibration += calibration_sums(confidence, right, self.bins)
         self.squared_error += float(squared_errors(probabilities, gold).sum())
+        true_p = probabilities[np.arange(len(gold)), gold]
+        self.log_loss -= float(np.log(np.maximum(true_p, np.finfo(np.float64).tiny)).sum())
+        self.coverage.add(confidence, right)
         slot = np.clip(np.searchsorted(self.confidence_edges[1:-1], confidence), 0, CONFIDENCE_BINS - 1)
         self.confidence_right += np.bincount(slot[right], minlength=CONFIDENCE_BINS)
         self.confidence_wrong += np.bincount(slot[~right], minlength=CONFIDENCE_BINS)
@@ -126,6 +132,7 @@ class Tally:
                 "bins": self.bins,
                 "ece": expected_calibration_error(self.calibration),
                 "brier": self.squared_error * scale / n if n else 0.0,
+                "nll": self.log_loss / n if n else 0.0,
                 "reliability": [
                     {"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(count[b]),
                      "confidence": float(conf_sum[b] / count[b]) if count[b] else None,
@@ -138,6 +145,7 @@ class Tally:
                 "right": self.confidence_right.tolist(),
                 "wrong": self.confidence_wrong.tolist(),
             },
+            "coverage": self.coverage.result(),
             "by_length": self._by_length() if self.lengths_seen else None,
             "mistakes": self.mistakes.items(),
         }
