@@ -103,3 +103,11 @@ def test_a_threshold_outside_0_1_is_a_usage_error(tmp_path, tiny_bundle_fp32, ca
     assert main([command, str(tiny_bundle_fp32), *extra, f"--min-confidence={value}"]) == 2
     err = capsys.readouterr().err
     assert f"error: argument --min-confidence: expected a probability in [0, 1], found {value!r}" in err
+
+
+def test_ray_engine_refuses_min_confidence(tmp_path, tiny_bundle_fp32):
+    from edge_runtime.scoring.tables import ScoreError
+
+    src = write_table(tmp_path / "in.csv", ROWS[:3])
+    with pytest.raises(ScoreError, match=re.escape("--min-confidence is not available with --engine ray; use --engine local")):
+        score_file(tiny_bundle_fp32, src, tmp_path / "out", engine="ray", min_confidence=0.5)
