@@ -155,6 +155,11 @@ class Classifier:
         try:
             session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own exception types (Fail, InvalidProtobuf, ...)
+            from edge_runtime.ops import missing_op_error
+
+            missing = missing_op_error(path, manifest["model"], str(error), ort.__version__)
+            if missing is not None:
+                raise missing from error
             raise BundleError(
                 f"bundle {path}: onnxruntime cannot load {manifest['model']['file']} ({error})",
                 hint="re-export the bundle, or upgrade onnxruntime if the model needs a newer opset",

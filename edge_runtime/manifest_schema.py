@@ -58,6 +58,9 @@ SCHEMA: dict[str, Any] = {
                 "pooling": {"enum": ["cls", "mean"]},
                 "quantization": {"enum": ["static", "qdq", "dynamic"]},
                 "optimization_level": {"type": "string"},
+                "graph_pass": {"type": "string", "description": "the export's own graph pass, e.g. mobilebert-fusion"},
+                "contrib_ops": {"type": "array", "items": _NAME, "uniqueItems": True,
+                                "description": "com.microsoft op types the stored graph uses"},
             },
         },
         "tokenizer": {

@@ -49,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     model.add_argument(
         "--no-optimize", dest="optimize", action="store_false",
-        help="skip onnxruntime's transformer fusions before quantizing",
+        help="skip the graph fusions before quantizing (onnxruntime's for BERT-like models; for MobileBERT this "
+        "project's pass: NoNorm folded, attention as MultiHeadAttention), e.g. for a device whose onnxruntime lacks the fused ops",
     )
     model.add_argument(
         "--no-optimized-graph", dest="optimized_graph", action="store_false",

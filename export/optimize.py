@@ -91,3 +91,14 @@ def bake(src: Path, out: Path) -> dict[str, Any]:
         "level": BAKE_LEVEL, "onnxruntime": ort.__version__, "nodes_before": sum(before.values()),
         "nodes_after": sum(after.values()), "ops": dict(sorted(after.items())),
     }
+
+
+def graph_ops(path: Path, optimization: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's ``model`` keys naming what the stored graph needs beyond standard ONNX: the graph pass
+    applied (``graph_pass``, when one was) and its com.microsoft op types (``contrib_ops``, when any)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    contrib = sorted({node.op_type for node in graph.node if node.domain == "com.microsoft"})
+    return {**({"graph_pass": optimization["pass"]} if optimization.get("applied") and optimization.get("pass") else {}),
+            **({"contrib_ops": contrib} if contrib else {})}

@@ -20,7 +20,7 @@ from mobilebert_edge.export.checkpoint import load_model, load_tokenizer, read_c
 from mobilebert_edge.export.encode import Encoder
 from mobilebert_edge.export.errors import ExportValidationError, QualityGateError
 from mobilebert_edge.export.onnx_export import DEFAULT_OPSET, OUTPUT_NAME, export_onnx
-from mobilebert_edge.export.optimize import LOAD_LEVEL_BAKED, bake, optimize as optimize_graph
+from mobilebert_edge.export.optimize import LOAD_LEVEL_BAKED, bake, graph_ops, optimize as optimize_graph
 from mobilebert_edge.export.quantize import (
     DEFAULT_KEEP_FP32, DEFAULT_OP_TYPES, DEFAULT_QUANTIZATION, QUANTIZATIONS, compile_patterns,
     quantize as quantize_graph, structure,
@@ -273,7 +273,8 @@ def export_bundle(
                 "model": {"file": MODEL_FILE, "precision": precision, "inputs": declared, "output": OUTPUT_NAME,
                           "architecture": ckpt.architecture or type(model).__name__, "pooling": ckpt.pooling,
                           **({"quantization": quantization} if precision == "int8" else {}),
-                          **({"optimization_level": baked["level"]} if baked["level"] else {})},
+                          **({"optimization_level": baked["level"]} if baked["level"] else {}),
+                          **graph_ops(stored, report["optimization"])},
                 "tokenizer": {"file": TOKENIZER_FILE, "max_length": ckpt.max_length,
                               "truncation": {"rule": ckpt.rule, "head_tokens": ckpt.head_tokens}},
                 "versions": versions(),

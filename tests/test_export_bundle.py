@@ -46,7 +46,8 @@ def test_manifest_schema_and_hashes(tiny_bundle: Path):
     assert manifest["model"] == {
         "file": "model.onnx", "precision": "int8", "inputs": ["input_ids", "attention_mask", "token_type_ids"],
         "output": "logits", "architecture": "MobileBertForSequenceClassification", "pooling": "cls",
-        "quantization": "static", "optimization_level": "extended",
+        "quantization": "static", "optimization_level": "extended", "graph_pass": "mobilebert-fusion",
+        "contrib_ops": ["MatMulIntegerToFloat", "MultiHeadAttention"],
     }
     assert manifest["tokenizer"] == {
         "file": "tokenizer.json", "max_length": 256, "truncation": {"rule": "head", "head_tokens": None},

@@ -134,3 +134,65 @@ def test_full_size_mobilebert_fused_graph_matches_pytorch(tmp_path: Path):
     info = fuse_mobilebert(raw, tmp_path / "fused.onnx", config.num_attention_heads)
     assert info["fused"] == {"MultiHeadAttention": 24, "NoNorm folded": nonorm_count(config)}
     validate.validate(reference, evaluate.session(tmp_path / "fused.onnx"), TEXTS, atol=1e-4)
+
+
+def _without_attention_kernel(bundle: Path, op: str) -> None:
+    """Rename the bundle's MultiHeadAttention nodes to ``op`` (an op this onnxruntime lacks) and re-hash."""
+    from edge_runtime.bundle import write_manifest
+
+    model = onnx.load(str(bundle / "model.onnx"))
+    for node in model.graph.node:
+        if node.op_type == "MultiHeadAttention":
+            node.op_type = op
+    onnx.save(model, str(bundle / "model.onnx"))
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest["model"]["contrib_ops"] = sorted({*manifest["model"]["contrib_ops"], op} - {"MultiHeadAttention"})
+    write_manifest(bundle, manifest)
+
+
+def test_manifest_names_the_graph_pass_and_contrib_ops(tiny_bundle: Path):
+    model = json.loads((tiny_bundle / "manifest.json").read_text(encoding="utf-8"))["model"]
+    assert model["graph_pass"] == "mobilebert-fusion"
+    assert model["contrib_ops"] == ["MatMulIntegerToFloat", "MultiHeadAttention"]
+
+
+def test_check_names_the_op_an_older_onnxruntime_lacks(tiny_bundle: Path, tmp_path: Path, capsys, monkeypatch):
+    """onnxruntime's own refusal of an unknown op becomes one line naming the op and the export option."""
+    import onnxruntime as ort
+
+    from mobilebert_edge.cli import main
+    from runtime_helpers import copy_bundle
+
+    bundle = copy_bundle(tiny_bundle, tmp_path / "bundle")
+    _without_attention_kernel(bundle, "MultiHeadAttentionV2")  # a real onnxruntime error for a missing op
+    assert main(["check", str(bundle)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: bundle {bundle}: onnxruntime {ort.__version__} has no operator MultiHeadAttentionV2, which model.onnx "
+        "uses (made by the export's graph pass mobilebert-fusion); upgrade onnxruntime on this device to the version "
+        "that exported the bundle (manifest.json versions), or re-export it on the device's onnxruntime")
+
+    def older(*args, **kwargs):  # what an onnxruntime without the kernel says (its message, verbatim)
+        raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Load model from model.onnx failed:Fatal error: "
+                           "com.microsoft:MultiHeadAttention(-1) is not a registered function/op")
+
+    monkeypatch.setattr(ort, "InferenceSession", older)
+    assert main(["check", str(copy_bundle(tiny_bundle, tmp_path / "other"))]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("has no operator MultiHeadAttention, which model.onnx uses (made by the export's graph pass "
+                          "mobilebert-fusion); upgrade onnxruntime on this device to the version that exported the "
+                          "bundle (manifest.json versions), or re-export it with --no-optimize")
+    assert error.count("\n") == 0
+
+
+def test_other_load_failures_keep_their_message(tiny_bundle: Path, tmp_path: Path, capsys):
+    from mobilebert_edge.cli import main
+    from runtime_helpers import copy_bundle
+
+    bundle = copy_bundle(tiny_bundle, tmp_path / "bundle")
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    (bundle / "model.onnx").write_bytes(b"not a model")
+    from edge_runtime.bundle import write_manifest
+
+    write_manifest(bundle, manifest)
+    assert main(["check", str(bundle)]) == 1
+    assert "onnxruntime cannot load model.onnx" in capsys.readouterr().err
