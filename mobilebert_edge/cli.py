@@ -90,9 +90,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     TEXT``), and a usage error shows that command's usage, not the list of commands.
     """
     argv = list(argv)
-    parser = _parser_for(argv)
     first = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)
-    command = _subcommands(parser).get(argv[first]) if first is not None else None
+    name = argv[first] if first is not None else ""
+    parser = _parser_for(name)
+    command = _subcommands(parser).get(name)
     if command is None or first:  # no or unknown command, or top-level options first (--help, --version)
         return parser.parse_args(argv)
     args = command.parse_intermixed_args(argv[1:])
@@ -100,10 +101,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def _parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
-    """Only the module of the command in ``argv`` when it is known, else every module (help, typos)."""
-    command = next((arg for arg in argv if not arg.startswith("-")), None)
-    owner = COMMAND_OWNERS.get(command or "")
+def _parser_for(command: str) -> argparse.ArgumentParser:
+    """Only the module of ``command`` when it is known, else every module (help, typos)."""
+    owner = COMMAND_OWNERS.get(command)
     return build_parser((owner,)) if owner in COMMAND_MODULES else build_parser()
 
 
