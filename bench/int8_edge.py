@@ -1,19 +1,20 @@
-"""int8 on the edge: MiniLM next to full-size MobileBERT (speed, batch invariance, int8 vs fp32 agreement),
-where the int8 bundle's time goes (onnxruntime's profiler) against a plain int8 MatMul on this machine,
-and cold start in fresh processes with the stored graph optimized or not. Writes the "int8-edge"
-section of docs/BENCHMARKS.md.
+"""int8 on the edge: MiniLM-L6 and full-size MobileBERT, fp32 and int8, before and after the graph passes
+(the MobileBERT pass of export/fusion, each part alone; MiniLM's attention as QAttention or as int8 Q/K/V
+projections feeding MultiHeadAttention), against the int8 MatMul floor of this machine. Writes the
+"int8-edge" section of docs/BENCHMARKS.md.
 
     flock /tmp/mbe-heavy.lock python -m bench.int8_edge --minilm CHECKPOINT --mobilebert CHECKPOINT
 
-A full-size MobileBERT with random weights is enough for speed, invariance and agreement on logits:
-
-    python -m bench.int8_edge --make-mobilebert /tmp/mbe/runs/mobilebert-full-random
+A full-size MobileBERT with random weights (``python -m bench.models DIR``) is enough for speed, graph
+and memory; its int8/fp32 agreement is reported but says little (random logits sit near each other).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shlex
 import statistics
 import subprocess
 import sys
@@ -25,56 +26,98 @@ from pathlib import Path
 import numpy as np
 
 from bench.heldout import heldout, training_pool
-from bench.models import full_size_mobilebert
 from bench.report import git_revision, machine_summary, write_section
 
 MIB = 2**20
 PROBE = "A wonderful, moving film."
+# Peak RSS from VmHWM: ru_maxrss would carry over the parent's peak through fork and exec.
 COLD_START = """
-import time
+import re, time
 start = time.perf_counter()
 from edge_runtime import Classifier
 clf = Classifier.load({bundle!r}, threads={threads})
 clf.predict({text!r})
-print(time.perf_counter() - start)
+seconds = time.perf_counter() - start
+with open("/proc/self/status") as status:
+    print(seconds, int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)) / 1024)
 """
-IMPORTS_ONLY = """
-import time
-start = time.perf_counter()
-import numpy, onnxruntime, tokenizers
-print(time.perf_counter() - start)
-"""
+MODELS = {"minilm": "MiniLM-L6", "mobilebert": "MobileBERT (full size, random weights)"}
+# (model, variant, export options, graph settings): the first int8 row of each model is "before".
+VARIANTS = [
+    ("minilm", "fp32", {"precision": "fp32"}, {}),
+    ("minilm", "int8, QAttention", {}, {"attention": "Attention"}),
+    ("minilm", "int8, int8 Q/K/V + MultiHeadAttention", {}, {"attention": "MultiHeadAttention"}),
+    ("mobilebert", "fp32, no graph pass", {"precision": "fp32", "optimize": False}, {}),
+    ("mobilebert", "fp32, graph pass", {"precision": "fp32"}, {}),
+    ("mobilebert", "int8, no graph pass", {"optimize": False}, {}),
+    ("mobilebert", "int8, NoNorm folded only", {}, {"passes": ("nonorm",)}),
+    ("mobilebert", "int8, attention fused only", {}, {"passes": ("attention",)}),
+    ("mobilebert", "int8, graph pass (NoNorm folded + MultiHeadAttention)", {}, {"passes": ("nonorm", "attention")}),
+]
+FLOOR_SHAPES = {"minilm": (4096, 384, 1536), "mobilebert": (4096, 128, 512)}  # each model's feed-forward MatMul
 
 
-def fresh_process_seconds(code: str, runs: int) -> float:
-    """Median wall seconds printed by ``code`` run in ``runs`` fresh interpreters."""
-    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-             for _ in range(runs)]
-    return statistics.median(times)
+@contextlib.contextmanager
+def graph_settings(attention: str | None = None, passes: tuple[str, ...] | None = None):
+    """Export with static int8's attention arrangement and the MobileBERT pass's parts set for one variant."""
+    from mobilebert_edge.export import fusion, optimize
+
+    saved = optimize.ATTENTION_FOR["static"], fusion.PASSES
+    optimize.ATTENTION_FOR["static"] = attention or saved[0]
+    fusion.PASSES = passes if passes is not None else saved[1]
+    try:
+        yield
+    finally:
+        optimize.ATTENTION_FOR["static"], fusion.PASSES = saved
 
 
-def speed(bundle: Path, texts: list[str], threads: int, latency_n: int) -> dict:
-    """ms/review at batch 32 (sorted, padded to the longest), p50 at batch 1, and batch drift."""
+def fresh_process(code: str, runs: int) -> tuple[float, float]:
+    """Median seconds and peak RSS (MiB) printed by ``code`` run in ``runs`` fresh interpreters."""
+    found = [tuple(map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                              check=True).stdout.split())) for _ in range(runs)]
+    return statistics.median(f[0] for f in found), statistics.median(f[1] for f in found)
+
+
+def speed(bundle: Path, texts: list[str], dev: list[str], threads: int, latency_n: int, rounds: int) -> dict:
+    """ms/review at batch 32 (best of ``rounds``), p50/p95 ms at batch 1, probabilities on ``dev``."""
     from edge_runtime import Classifier
 
     clf = Classifier.load(bundle, threads=threads, verify=False)
     clf.predict_proba(texts[:32], batch_size=32)
-    start = time.perf_counter()
-    proba = clf.predict_proba(texts, batch_size=32)
-    ms = (time.perf_counter() - start) / len(texts) * 1000
-    took, single = [], []
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        clf.predict_proba(texts, batch_size=32)
+        best = min(best, (time.perf_counter() - start) / len(texts) * 1000)
+    took = []
     for text in texts[:latency_n]:
         start = time.perf_counter()
-        single.append(clf.predict_proba([text], batch_size=1)[0])
-        took.append(time.perf_counter() - start)
-    return {"proba": proba, "ms": ms, "p50": float(np.median(took) * 1000),
-            "drift": float(np.abs(np.vstack(single) - proba[:latency_n]).max()),
-            "mib": (bundle / "model.onnx").stat().st_size / MIB}
+        clf.predict_proba([text], batch_size=1)
+        took.append((time.perf_counter() - start) * 1000)
+    return {"ms": best, "p50": float(np.percentile(took, 50)), "p95": float(np.percentile(took, 95)),
+            "dev": clf.predict_proba(dev, batch_size=32), "mib": (bundle / "model.onnx").stat().st_size / MIB}
 
 
-def profile(bundle: Path, texts: list[str], threads: int, work: Path) -> dict:
-    """onnxruntime's profiler over ``texts`` at batch 32: milliseconds per op type, and int8 MatMul MACs."""
+def padded_tokens(bundle: Path, texts: list[str]) -> float:
+    """Tokens per review the runtime computes at batch 32 (sorted by length, each batch padded to its longest)."""
+    from edge_runtime import Classifier
+
+    lengths = sorted(len(ids) for ids in Classifier.load(bundle, verify=False).tokenizer_ids(texts))
+    return sum(max(lengths[i:i + 32]) * len(lengths[i:i + 32]) for i in range(0, len(lengths), 32)) / len(texts)
+
+
+def int8_macs_per_token(bundle: Path) -> int:
+    """Multiply-adds per token of the int8 graph's weight products (MatMulIntegerToFloat, QAttention)."""
     import onnx
+
+    graph = onnx.load(str(bundle / "model.onnx")).graph
+    shapes = {init.name: list(init.dims) for init in graph.initializer}
+    return sum(int(np.prod(shapes[node.input[1]])) for node in graph.node
+               if node.op_type in ("MatMulIntegerToFloat", "QAttention") and node.input[1] in shapes)
+
+
+def profile(bundle: Path, texts: list[str], threads: int, work: Path) -> dict[str, float]:
+    """onnxruntime's profiler over ``texts`` at batch 32: kernel milliseconds per op type."""
     import onnxruntime as ort
 
     from edge_runtime import Classifier
@@ -82,71 +125,49 @@ def profile(bundle: Path, texts: list[str], threads: int, work: Path) -> dict:
     clf = Classifier.load(bundle, threads=threads, verify=False)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # as the runtime loads it
     options.enable_profiling = True
-    options.profile_file_prefix = str(work / "profile")
+    options.profile_file_prefix = str(work / f"profile-{bundle.name}")
     session = ort.InferenceSession(str(bundle / "model.onnx"), options, providers=["CPUExecutionProvider"])
-    graph = onnx.load(str(bundle / "model.onnx")).graph
-    shapes = {init.name: list(init.dims) for init in graph.initializer}
-    macs_per_token = sum(
-        int(np.prod(shapes[node.input[1]])) for node in graph.node
-        if node.op_type == "MatMulIntegerToFloat" and node.input[1] in shapes
-    )
-    rows = clf.encoder.encode_ids(texts)
-    order = np.argsort([len(r) for r in rows], kind="stable")
-    tokens = 0
+    rows = sorted(clf.encoder.encode_ids(texts), key=len)
     names = [i.name for i in session.get_inputs()]
-    start = time.perf_counter()
-    for i in range(0, len(order), 32):
-        batch = clf.encoder.pad([rows[j] for j in order[i : i + 32]])
-        tokens += batch.input_ids.size
+    for i in range(0, len(rows), 32):
+        batch = clf.encoder.pad(rows[i:i + 32])
         feed = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "token_type_ids": batch.token_type_ids}
         session.run(None, {n: feed[n].astype(np.int64) for n in names})
-    wall = time.perf_counter() - start
-    events = json.loads(Path(session.end_profiling()).read_text())
     by_op: dict[str, float] = defaultdict(float)
-    for event in events:
+    for event in json.loads(Path(session.end_profiling()).read_text()):
         if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
             by_op[event["args"]["op_name"]] += event["dur"] / 1000
-    return {"by_op": dict(by_op), "wall_ms": wall * 1000, "tokens": tokens, "int8_macs": tokens * macs_per_token}
+    return dict(by_op)
 
 
-def plain_matmul(m: int, k: int, n: int, threads: int, work: Path) -> dict:
-    """GOPS (2 x MACs per second) of one MatMulIntegerToFloat (uint8 x int8) and one fp32 MatMul of this shape."""
+def plain_matmul_gops(m: int, k: int, n: int, threads: int, work: Path) -> float:
+    """GOPS (2 x multiply-adds per second) of one MatMulIntegerToFloat (uint8 x int8, per-column scales)."""
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
-    out = {}
-    for kind in ("int8", "fp32"):
-        if kind == "int8":
-            inits = [numpy_helper.from_array(rng.integers(-127, 128, (k, n)).astype(np.int8), "B"),
-                     numpy_helper.from_array(np.array(0.02, np.float32), "a_scale"),
-                     numpy_helper.from_array(np.full(n, 0.01, np.float32), "b_scale"),
-                     numpy_helper.from_array(np.array(128, np.uint8), "a_zp")]
-            node = helper.make_node("MatMulIntegerToFloat", ["A", "B", "a_scale", "b_scale", "a_zp"], ["Y"], domain="com.microsoft")
-            a_type, a = TensorProto.UINT8, rng.integers(0, 256, (m, k)).astype(np.uint8)
-        else:
-            inits = [numpy_helper.from_array(rng.standard_normal((k, n)).astype(np.float32), "B")]
-            node = helper.make_node("MatMul", ["A", "B"], ["Y"])
-            a_type, a = TensorProto.FLOAT, rng.standard_normal((m, k)).astype(np.float32)
-        graph = helper.make_graph([node], kind, [helper.make_tensor_value_info("A", a_type, [m, k])],
-                                  [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [m, n])], inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)])
-        path = work / f"matmul-{kind}.onnx"
-        onnx.save(model, str(path))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    inits = [numpy_helper.from_array(rng.integers(-127, 128, (k, n)).astype(np.int8), "B"),
+             numpy_helper.from_array(np.array(0.02, np.float32), "a_scale"),
+             numpy_helper.from_array(np.full(n, 0.01, np.float32), "b_scale"),
+             numpy_helper.from_array(np.array(128, np.uint8), "a_zp")]
+    node = helper.make_node("MatMulIntegerToFloat", ["A", "B", "a_scale", "b_scale", "a_zp"], ["Y"], domain="com.microsoft")
+    graph = helper.make_graph([node], "floor", [helper.make_tensor_value_info("A", TensorProto.UINT8, [m, k])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [m, n])], inits)
+    path = work / f"matmul-{m}x{k}x{n}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)]), str(path))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    a = rng.integers(0, 256, (m, k)).astype(np.uint8)
+    session.run(None, {"A": a})
+    reps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 2.0:
         session.run(None, {"A": a})
-        reps, start = 0, time.perf_counter()
-        while time.perf_counter() - start < 2.0:
-            session.run(None, {"A": a})
-            reps += 1
-        seconds = (time.perf_counter() - start) / reps
-        out[kind] = 2 * m * k * n / seconds / 1e9
-    return out
+        reps += 1
+    return 2 * m * k * n / ((time.perf_counter() - start) / reps) / 1e9
 
 
 def write_jsonl(path: Path, table) -> Path:
@@ -156,108 +177,127 @@ def write_jsonl(path: Path, table) -> Path:
     return path
 
 
+def run(args: argparse.Namespace, work: Path, log) -> dict:
+    """Export every variant, measure it; return the results (JSON-ready, also saved in ``work``)."""
+    from mobilebert_edge.export import export_bundle
+
+    texts = heldout(args.n)["text"].tolist()
+    pool = training_pool(400 + args.dev_n)
+    calibration = write_jsonl(work / "calibration.jsonl", pool.iloc[:200])
+    evaluation = write_jsonl(work / "evaluation.jsonl", pool.iloc[200:400])
+    dev = pool.iloc[400:]["text"].tolist()
+    checkpoints = {"minilm": args.minilm, "mobilebert": args.mobilebert}
+    rows, probabilities = [], {}
+    for tag, variant, options, settings in VARIANTS:
+        if checkpoints[tag] is None:
+            continue
+        bundle = work / f"{tag}-{len(rows)}"
+        # our own checkpoints calibrate on their validation texts; the random one on 200 training-pool reviews
+        extra = {} if (checkpoints[tag] / "mobilebert_edge.json").exists() else {
+            "calibration_data": calibration, "eval_data": evaluation}
+        with graph_settings(**settings):
+            report = export_bundle(checkpoints[tag], bundle, max_accuracy_drop=100.0, overwrite=True, log=log,
+                                   **extra, **options)
+        measured = speed(bundle, texts, dev, args.threads, args.latency_n, args.rounds)
+        cold, rss = fresh_process(COLD_START.format(bundle=str(bundle), threads=args.threads, text=PROBE), args.cold_runs)
+        probabilities[(tag, variant)] = measured.pop("dev")
+        fp32 = probabilities[(tag, next(v for t, v, o, _ in VARIANTS if t == tag and o.get("precision") == "fp32"))]
+        got = probabilities[(tag, variant)]
+        rows.append({
+            "model": tag, "variant": variant, "bundle": str(bundle), "nodes": report["graph"]["nodes_after"],
+            "ops": report["graph"]["ops"], **measured, "cold_s": cold, "rss_mib": rss,
+            "agreement": float((got.argmax(1) == fp32.argmax(1)).mean() * 100),
+            "max_diff": float(np.abs(got - fp32).max()),
+        })
+        log(f"{MODELS[tag]} {variant}: {json.dumps({k: v for k, v in rows[-1].items() if k != 'ops'})}")
+    floors = {}
+    for tag in checkpoints:
+        int8 = [row for row in rows if row["model"] == tag and row["variant"].startswith("int8")]
+        if int8:
+            gops = plain_matmul_gops(*FLOOR_SHAPES[tag], args.threads, work)
+            bundle = Path(int8[-1]["bundle"])
+            macs, tokens = int8_macs_per_token(bundle), padded_tokens(bundle, texts)
+            floors[tag] = {"gops": gops, "macs_per_token": macs, "tokens_per_review": tokens,
+                           "ms_per_review": 2 * macs * tokens / (gops * 1e9) * 1000}
+    profiles = {f"{MODELS[row['model']]} {row['variant']}": profile(Path(row["bundle"]), texts, args.threads, work)
+                for row in rows if row["variant"] in args.profile}
+    results = {"rows": rows, "floors": floors, "profiles": profiles, "n": len(texts), "dev_n": len(dev),
+               "latency_n": args.latency_n, "threads": args.threads, "cold_runs": args.cold_runs}
+    (work / "results.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+def report(results: dict, command: str) -> str:
+    """The int8-edge section: setup, the table, the floors, the profiles and a reading against the goals."""
+    rows, floors = results["rows"], results["floors"]
+    lines = [
+        "## int8 on the edge: MiniLM-L6 and MobileBERT, graph passes, the int8 MatMul floor", "",
+        f"Machine: {machine_summary()}; onnxruntime threads {results['threads']}. Revision {git_revision()}. "
+        f"Speed: the first {results['n']} held-out reviews (`bench.heldout.heldout({results['n']})`), batch 32 sorted by "
+        f"length and padded to the longest (best of the rounds); batch 1: the first {results['latency_n']} one at a time. "
+        f"Agreement: labels against the same model's fp32 bundle on {results['dev_n']} dev reviews (training pool, "
+        f"after the 400 the random MobileBERT calibrates and is gated on). Cold start and peak RSS: a fresh process "
+        f"importing the runtime, loading the bundle and predicting one review (median of {results['cold_runs']}). "
+        "Every bundle is the export default unless its row says otherwise; \"no graph pass\" is `export --no-optimize`.",
+        "",
+        "| model | bundle | stored nodes | ms/review (batch 32) | x int8 floor | p50 ms (batch 1) | p95 ms (batch 1) | "
+        "cold start | peak RSS | label agreement with fp32 | max prob diff | size |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        floor = floors.get(row["model"], {}).get("ms_per_review")
+        ratio = f"{row['ms'] / floor:.2f}x" if floor and row["variant"].startswith("int8") else ""
+        lines.append(f"| {MODELS[row['model']]} | {row['variant']} | {row['nodes']} | {row['ms']:.2f} | {ratio} | "
+                     f"{row['p50']:.1f} | {row['p95']:.1f} | {row['cold_s']:.3f} s | {row['rss_mib']:.0f} MiB | "
+                     f"{row['agreement']:.2f}% | {row['max_diff']:.4f} | {row['mib']:.1f} MiB |")
+    lines += ["", "int8 MatMul floor: one plain `MatMulIntegerToFloat` (uint8 x int8, per-column scales) of each model's "
+              "feed-forward shape; floor = int8 multiply-adds per token x padded tokens per review / its throughput.", "",
+              "| model | plain kernel shape | GOPS | int8 multiply-adds per token | padded tokens per review | floor ms/review |",
+              "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for tag, floor in floors.items():
+        shape = " x ".join(map(str, FLOOR_SHAPES[tag]))
+        lines.append(f"| {MODELS[tag]} | {shape} | {floor['gops']:.0f} | {floor['macs_per_token'] / 1e6:.1f} M | "
+                     f"{floor['tokens_per_review']:.0f} | {floor['ms_per_review']:.2f} |")
+    for name, by_op in results["profiles"].items():
+        total = sum(by_op.values())
+        top = sorted(by_op.items(), key=lambda kv: -kv[1])[:8]
+        lines += ["", f"Where the time goes, {name} (onnxruntime profiler, kernel time {total:.0f} ms, batch 32): "
+                  + ", ".join(f"{op} {ms / total * 100:.0f}%" for op, ms in top) + "."]
+    for row in rows:
+        if f"{MODELS[row['model']]} {row['variant']}" in results["profiles"]:
+            top = ", ".join(f"{op} {n}" for op, n in sorted(row["ops"].items(), key=lambda kv: -kv[1])[:10])
+            lines += ["", f"{MODELS[row['model']]} {row['variant']}, stored ops: {top}."]
+    lines += ["", f"Command (from the repository root): `{command}`"]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minilm", type=Path, help="MiniLM checkpoint (the default preset's)")
+    parser.add_argument("--minilm", type=Path, help="fine-tuned MiniLM checkpoint (the default preset's)")
     parser.add_argument("--mobilebert", type=Path, help="full-size MobileBERT checkpoint (random weights are fine)")
-    parser.add_argument("--make-mobilebert", type=Path, metavar="DIR", help="write a random full-size MobileBERT to DIR and exit")
-    parser.add_argument("--n", type=int, default=500, help="held-out reviews for speed and agreement")
+    parser.add_argument("--n", type=int, default=500, help="held-out reviews for speed")
+    parser.add_argument("--dev-n", type=int, default=2000, help="dev reviews for label agreement")
     parser.add_argument("--latency-n", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=2, help="batch-32 passes over the reviews (the best is kept)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--cold-runs", type=int, default=5, help="fresh processes per cold-start measurement")
+    parser.add_argument("--cold-runs", type=int, default=3, help="fresh processes per cold-start measurement")
+    parser.add_argument("--profile", action="append", default=None, metavar="VARIANT",
+                        help="int8 variants to profile (default: the last of each model)")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--report-only", action="store_true", help="rewrite the section from WORK/results.json")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    if args.make_mobilebert:
-        full_size_mobilebert(args.make_mobilebert)
-        return 0
-
-    from mobilebert_edge.export import export_bundle
+    if args.profile is None:
+        args.profile = [VARIANTS[2][1], VARIANTS[-1][1]]
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-int8-edge-"))
     work.mkdir(parents=True, exist_ok=True)
-    table = heldout(args.n)
-    texts = table["text"].tolist()
-    pool = training_pool(400)
-    calibration = write_jsonl(work / "calibration.jsonl", pool.iloc[:200])
-    evaluation = write_jsonl(work / "evaluation.jsonl", pool.iloc[200:400])
-    models = {"MiniLM-L6 (default preset)": args.minilm, "MobileBERT full size (random weights)": args.mobilebert}
-    rows, cold, reports = [], [], {}
-    for name, checkpoint in models.items():
-        tag = "minilm" if "MiniLM" in name else "mobilebert"
-        # our own checkpoints calibrate on their validation texts; the random one on 200 training-pool reviews
-        extra = {} if (checkpoint / "mobilebert_edge.json").exists() else {"calibration_data": calibration, "eval_data": evaluation}
-        bundles = {}
-        for variant, options in (("int8", {}), ("fp32", {"precision": "fp32"}),
-                                 ("int8, graph not stored optimized", {"optimized_graph": False})):
-            bundles[variant] = work / f"{tag}-{variant.split(',')[0]}{'-plain' if ',' in variant else ''}"
-            reports[(tag, variant)] = export_bundle(checkpoint, bundles[variant], max_accuracy_drop=100.0,
-                                                    overwrite=True, log=log, **extra, **options)
-        measured = {variant: speed(bundles[variant], texts, args.threads, args.latency_n) for variant in ("int8", "fp32")}
-        int8, fp32 = measured["int8"], measured["fp32"]
-        report = reports[(tag, "int8")]
-        rows.append({
-            "model": name, "fused": report["optimization"].get("fused") or report["optimization"].get("reason"),
-            "nodes": f"{report['graph']['nodes_before']} -> {report['graph']['nodes_after']}",
-            "int8": int8, "fp32": fp32,
-            "agreement": float((int8["proba"].argmax(1) == fp32["proba"].argmax(1)).mean() * 100),
-            "max_diff": float(np.abs(int8["proba"] - fp32["proba"]).max()),
-        })
-        for variant, bundle in bundles.items():
-            code = COLD_START.format(bundle=str(bundle), threads=args.threads, text=PROBE)
-            cold.append((name, variant, fresh_process_seconds(code, args.cold_runs)))
-            log(f"cold start {name} {variant}: {cold[-1][2]:.3f} s")
-    imports = fresh_process_seconds(IMPORTS_ONLY, args.cold_runs)
-
-    minilm_int8 = work / "minilm-int8"
-    prof = profile(minilm_int8, texts, args.threads, work)
-    peak = plain_matmul(32 * 128, 384, 1536, args.threads, work)
-
-    lines = [
-        f"Machine: {machine_summary()}; onnxruntime threads {args.threads}. Revision {git_revision()}.",
-        f"Data: the first {len(texts)} held-out reviews (`bench.heldout.heldout({len(texts)})`), batch 32 sorted by "
-        f"length and padded to the longest; batch 1: the first {args.latency_n} one at a time. Every bundle is the "
-        f"export default (static int8) unless named. The random MobileBERT calibrates on 200 reviews of the training pool.",
-        "",
-        "| model | fusions (onnxruntime.transformers) | stored graph nodes | int8 ms/review (batch 32) | fp32 ms/review | "
-        "int8 p50 ms (batch 1) | int8 batch drift | int8/fp32 label agreement | max prob diff | int8 size |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for row in rows:
-        fused = ", ".join(f"{op} {n}" for op, n in row["fused"].items()) if isinstance(row["fused"], dict) else row["fused"]
-        lines.append(f"| {row['model']} | {fused} | {row['nodes']} | {row['int8']['ms']:.2f} | {row['fp32']['ms']:.2f} | "
-                     f"{row['int8']['p50']:.1f} | {row['int8']['drift']:.1e} | {row['agreement']:.2f}% | {row['max_diff']:.4f} | "
-                     f"{row['int8']['mib']:.1f} MiB |")
-    for tag, title in (("minilm", "MiniLM"), ("mobilebert", "MobileBERT")):
-        ops = reports[(tag, "int8")]["graph"]["ops"]
-        top = ", ".join(f"{op} {n}" for op, n in sorted(ops.items(), key=lambda kv: -kv[1])[:10])
-        lines += ["", f"{title} int8 as stored (onnxruntime {reports[(tag, 'int8')]['graph']['level']}): {top}."]
-    lines += ["", f"### Cold start (fresh process: import, load, first prediction; median of {args.cold_runs})", "",
-              f"Importing numpy, onnxruntime and tokenizers alone: {imports:.3f} s.", "",
-              "| model | bundle | cold start |", "| --- | --- | ---: |"]
-    for name, variant, seconds in cold:
-        lines.append(f"| {name} | {variant} | {seconds:.3f} s |")
-    total = sum(prof["by_op"].values())
-    top = sorted(prof["by_op"].items(), key=lambda kv: -kv[1])[:8]
-    mm = prof["by_op"].get("MatMulIntegerToFloat", 0.0)
-    model_gops = 2 * prof["int8_macs"] / (mm / 1000) / 1e9 if mm else float("nan")
-    lines += [
-        "", f"### Where the MiniLM int8 time goes (onnxruntime profiler, {len(texts)} reviews, batch 32)", "",
-        f"Kernel time {total:.0f} ms of {prof['wall_ms']:.0f} ms wall ({prof['tokens']} padded tokens).", "",
-        "| op type | ms | share |", "| --- | ---: | ---: |",
-        *[f"| {op} | {ms:.0f} | {ms / total * 100:.1f}% |" for op, ms in top],
-        "",
-        f"The int8 MatMuls ran at {model_gops:.0f} GOPS (2 x {prof['int8_macs'] / 1e9:.1f} G multiply-adds in "
-        f"{mm:.0f} ms). A plain MatMulIntegerToFloat of the feed-forward shape (4096 x 384 x 1536, uint8 x int8) "
-        f"runs at {peak['int8']:.0f} GOPS on this machine and the fp32 MatMul of that shape at {peak['fp32']:.0f} GOPS, "
-        f"so the model's int8 MatMuls reach {model_gops / peak['int8'] * 100:.0f}% of the plain one's throughput.",
-    ]
-    command = "flock /tmp/mbe-heavy.lock python -m bench.int8_edge " + " ".join(sys.argv[1:] if argv is None else argv)
-    lines += ["", f"Command (from the repository root): `{command.strip()}`"]
-    body = "## int8 on the edge: MiniLM and MobileBERT, profile, cold start\n\n" + "\n".join(lines) + "\n"
+    results = json.loads((work / "results.json").read_text()) if args.report_only else run(args, work, log)
+    given = [arg for arg in (sys.argv[1:] if argv is None else argv) if arg != "--report-only"]
+    body = report(results, "flock /tmp/mbe-heavy.lock python -m bench.int8_edge " + shlex.join(given))
     if not args.no_write:
         write_section("int8-edge", body)
     print(body)

@@ -21,6 +21,8 @@ BERT_LIKE = {"bert", "roberta", "distilbert", "electra", "xlm-roberta", "camembe
 # quantizes it as QAttention) or "MultiHeadAttention" after separate Q/K/V MatMuls (which static
 # int8 quantizes like any other MatMul).
 ATTENTION_OPS = ("Attention", "MultiHeadAttention")
+# The arrangement each int8 form gets (fp32: "fp32"). QDQ has no fused form of the projections.
+ATTENTION_FOR = {"fp32": "Attention", "static": "Attention", "qdq": "MultiHeadAttention", "dynamic": "Attention"}
 # Stored graphs are optimized at this onnxruntime level: fusions that hold on any CPU. "all" adds
 # layout transforms specific to the exporting machine (onnxruntime warns not to store those).
 BAKE_LEVEL = "extended"

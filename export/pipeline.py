@@ -20,7 +20,7 @@ from mobilebert_edge.export.checkpoint import load_model, load_tokenizer, read_c
 from mobilebert_edge.export.encode import Encoder
 from mobilebert_edge.export.errors import ExportValidationError, QualityGateError
 from mobilebert_edge.export.onnx_export import DEFAULT_OPSET, OUTPUT_NAME, export_onnx
-from mobilebert_edge.export.optimize import LOAD_LEVEL_BAKED, bake, graph_ops, optimize as optimize_graph
+from mobilebert_edge.export.optimize import ATTENTION_FOR, LOAD_LEVEL_BAKED, bake, graph_ops, optimize as optimize_graph
 from mobilebert_edge.export.quantize import (
     DEFAULT_KEEP_FP32, DEFAULT_OP_TYPES, DEFAULT_QUANTIZATION, QUANTIZATIONS, compile_patterns,
     quantize as quantize_graph, structure,
@@ -166,7 +166,7 @@ def export_bundle(
         fp32 = raw
         if optimize:
             fused = work / "fp32-fused.onnx"
-            info = optimize_graph(raw, fused, ckpt.config, attention="MultiHeadAttention" if precision == "int8" and quantization == "qdq" else "Attention")
+            info = optimize_graph(raw, fused, ckpt.config, attention=ATTENTION_FOR["fp32" if precision == "fp32" else quantization])
             if info["applied"]:
                 try:
                     info["parity"] = validate_mod.validate(reference, evaluate.session(fused), check_texts, atol)

@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 GRAPH_PASS = "mobilebert-fusion"
+# The pass's two parts, each measured to pay (docs/BENCHMARKS.md, int8-edge); bench/int8_edge.py runs each alone.
+PASSES = ("nonorm", "attention")
 
 
-def fuse_mobilebert(src: Path, out: Path, num_heads: int) -> dict[str, Any]:
-    """Write ``src`` with MobileBERT's fusions to ``out``; return ``{"applied", "fused", "nodes_before", ...}``."""
+def fuse_mobilebert(src: Path, out: Path, num_heads: int, passes: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Write ``src`` with MobileBERT's fusions (``passes``, default ``PASSES``) to ``out``; return
+    ``{"applied", "fused", "nodes_before", ...}``."""
     import onnx
     from onnx import helper
 
@@ -28,8 +31,9 @@ def fuse_mobilebert(src: Path, out: Path, num_heads: int) -> dict[str, Any]:
     model = onnx.load(str(src))
     before = len(model.graph.node)
     graph = Graph(model)
-    folded = fold_nonorm(graph)
-    attention = fuse_attention(graph, num_heads)
+    passes = PASSES if passes is None else passes
+    folded = fold_nonorm(graph) if "nonorm" in passes else 0
+    attention = fuse_attention(graph, num_heads) if "attention" in passes else 0
     graph.prune()
     if not folded and not attention:
         return {"applied": False, "reason": "no NoNorm or self-attention pattern matched"}
