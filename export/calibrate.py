@@ -420,6 +420,10 @@ def quantize_static(
         frozen = freeze_activation_scales(out, ranges, factors)
         smoothing = smooth_mod.summary(factors, smooth, weights)
     fuse_integer_matmuls(out)
+    if smoothing is not None:
+        from mobilebert_edge.export.fusion.scales import fold_smoothing_file
+
+        smoothing["folded_into_kernels"] = fold_smoothing_file(out)
     return {
         "method": "static: onnxruntime's integer kernels (QAttention, MatMulInteger) with activation scales "
                   "calibrated at export instead of measured per batch",

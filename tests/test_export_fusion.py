@@ -196,3 +196,23 @@ def test_other_load_failures_keep_their_message(tiny_bundle: Path, tmp_path: Pat
     write_manifest(bundle, manifest)
     assert main(["check", str(bundle)]) == 1
     assert "onnxruntime cannot load model.onnx" in capsys.readouterr().err
+
+
+def test_smoothing_folds_into_the_kernels_that_compute_it(tiny_mobilebert_dir: Path, tmp_path: Path, monkeypatch):
+    """Static int8 divides the bottleneck attention output, the attention output (through V) and each
+    feed-forward intermediate (through Relu) by its smoothing factors inside their integer kernels:
+    no Mul left for them, and the same probabilities as with the Muls."""
+    from edge_runtime import Classifier
+    from mobilebert_edge.export import export_bundle
+    from mobilebert_edge.export.fusion import scales
+
+    report = export_bundle(tiny_mobilebert_dir, tmp_path / "folded", log=lambda _: None)
+    smoothing = report["quantization"]["smoothing"]
+    layers, blocks = 2, 2  # the tiny fixture's layers and feed-forward blocks
+    assert smoothing["folded_into_kernels"] == layers * (2 + blocks)
+    assert ops(tmp_path / "folded" / "model.onnx")["Mul"] == smoothing["activations"] - smoothing["folded_into_kernels"]
+    monkeypatch.setattr(scales, "fold_smoothing", lambda graph: 0)
+    export_bundle(tiny_mobilebert_dir, tmp_path / "muls", log=lambda _: None)
+    assert ops(tmp_path / "muls" / "model.onnx")["Mul"] == smoothing["activations"]
+    folded, muls = (Classifier.load(tmp_path / name).predict_proba(TEXTS) for name in ("folded", "muls"))
+    np.testing.assert_allclose(folded, muls, rtol=0, atol=1e-4)

@@ -74,7 +74,7 @@ def test_smoothing_reduces_the_error_that_outlier_channels_cause(exported):
         errors[alpha] = float(np.mean(diffs))
     assert errors[0.5] < 0.7 * errors[None], errors  # measured: about half
     assert reports[None]["smoothing"] is None
-    assert reports[0.5]["smoothing"] == {"alpha": 0.5, "activations": 2, "weights": 2,
+    assert reports[0.5]["smoothing"] == {"alpha": 0.5, "activations": 2, "weights": 2, "folded_into_kernels": 0,
                                          "largest_factor": pytest.approx(reports[0.5]["smoothing"]["largest_factor"])}
     assert reports[0.5]["smoothing"]["largest_factor"] > 1.0
 
