@@ -52,23 +52,27 @@ VARIANTS = [
     ("mobilebert", "int8, no graph pass", {"optimize": False}, {}),
     ("mobilebert", "int8, NoNorm folded only", {}, {"passes": ("nonorm",)}),
     ("mobilebert", "int8, attention fused only", {}, {"passes": ("attention",)}),
-    ("mobilebert", "int8, graph pass (NoNorm folded + MultiHeadAttention)", {}, {"passes": ("nonorm", "attention")}),
+    ("mobilebert", "int8, NoNorm folded + MultiHeadAttention", {}, {"passes": ("nonorm", "attention"), "fold_scales": False}),
+    ("mobilebert", "int8, graph pass (NoNorm folded + MultiHeadAttention + smoothing in the kernels)", {}, {}),
 ]
 FLOOR_SHAPES = {"minilm": (4096, 384, 1536), "mobilebert": (4096, 128, 512)}  # each model's feed-forward MatMul
 
 
 @contextlib.contextmanager
-def graph_settings(attention: str | None = None, passes: tuple[str, ...] | None = None):
-    """Export with static int8's attention arrangement and the MobileBERT pass's parts set for one variant."""
+def graph_settings(attention: str | None = None, passes: tuple[str, ...] | None = None, fold_scales: bool = True):
+    """Export with static int8's attention arrangement, the MobileBERT pass's parts and the folding of
+    smoothing into the kernels set for one variant."""
     from mobilebert_edge.export import fusion, optimize
+    from mobilebert_edge.export.fusion import scales
 
-    saved = optimize.ATTENTION_FOR["static"], fusion.PASSES
+    saved = optimize.ATTENTION_FOR["static"], fusion.PASSES, scales.fold_smoothing
     optimize.ATTENTION_FOR["static"] = attention or saved[0]
     fusion.PASSES = passes if passes is not None else saved[1]
+    scales.fold_smoothing = saved[2] if fold_scales else (lambda graph: 0)
     try:
         yield
     finally:
-        optimize.ATTENTION_FOR["static"], fusion.PASSES = saved
+        optimize.ATTENTION_FOR["static"], fusion.PASSES, scales.fold_smoothing = saved
 
 
 def fresh_process(code: str, runs: int) -> tuple[float, float]:

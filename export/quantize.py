@@ -149,4 +149,5 @@ def structure(fp32: Path, stored: Path) -> dict[str, Any]:
         "weight_matmuls_left_fp32": weight_matmuls(stored),
         "integer_ops": {op: after[op] for op in INTEGER_OPS if after[op]},
         "attention_fp32": before["Attention"] + before["MultiHeadAttention"],
+        "attention_stored": {op: after[op] for op in ("QAttention", "Attention", "MultiHeadAttention") if after[op]},
     }

@@ -109,6 +109,7 @@ def test_int8_bundle_runs_fused_attention(tiny_bundle: Path):
     layers = optimization["fused"]["MultiHeadAttention"]
     assert layers == 2 and stored["MultiHeadAttention"] == layers and stored["Softmax"] == 0
     quantized = manifest["report"]["quantization"]
+    assert quantized["attention_fp32"] == layers and quantized["attention_stored"] == {"MultiHeadAttention": layers}
     assert quantized["weight_matmuls_left_fp32"] == 0
     gemms = 2  # the pooler and the classifier
     assert quantized["integer_ops"]["MatMulIntegerToFloat"] == quantized["weight_matmuls_fp32"] + gemms \
