@@ -18,6 +18,7 @@ from tokenizers import Tokenizer
 
 from edge_runtime.errors import BundleError, InputError
 from edge_runtime.truncation import truncate_ids
+from edge_runtime.window import content_ids, token_count, window_chars
 
 _PROBE = "a"
 _PAD_TOKENS = ("[PAD]", "<pad>", "<PAD>")
@@ -101,11 +102,21 @@ class TextEncoder:
         """
         return [self.prefix + ids + self.suffix for ids in self._content_ids(texts, offset)]
 
-    def token_counts(self, texts: Sequence[str]) -> list[int]:
-        """Tokens of each text before truncation, special tokens included (above ``max_length``: truncated)."""
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+    def token_counts(self, texts: Sequence[str], at_most: int | None = None) -> list[int]:
+        """Tokens of each text before truncation, special tokens included (above ``max_length``: truncated).
+
+        A count above ``at_most`` (default ``4 * max_length``, what the evaluation report bins up to) is
+        ``at_most``: only the head of a long text is tokenized, so memory stays bounded whatever its length.
+        """
         specials = len(self.prefix) + len(self.suffix)
-        return [len(e.ids) + specials for e in encodings]
+        at_most = 4 * self.max_length if at_most is None else at_most
+        limit = window_chars(self.budget)
+        encodings = iter(self.tokenizer.encode_batch([t for t in texts if len(t) <= limit], add_special_tokens=False))
+        return [
+            specials + (min(len(next(encodings).ids), at_most - specials) if len(text) <= limit
+                        else token_count(self.tokenizer, text, self.budget, at_most - specials))
+            for text in texts
+        ]
 
     def encode(self, texts: Sequence[str]) -> Batch:
         """A padded batch for ``texts`` (int64 arrays of shape (len(texts), longest))."""
@@ -129,8 +140,15 @@ class TextEncoder:
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise InputError(f"text {offset + index} is not a string", expected="str", found=type(text).__name__)
+        limit = window_chars(self.budget)
+        short = [text for text in texts if len(text) <= limit]  # most texts: tokenized together
         try:
-            encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            encodings = iter(self.tokenizer.encode_batch(short, add_special_tokens=False))
+            return [
+                truncate_ids(next(encodings).ids, self.budget, self.rule, self.head_tokens) if len(text) <= limit
+                else content_ids(self.tokenizer, text, self.budget, self.rule, self.head_tokens)  # only its ends
+                for text in texts
+            ]
         except TypeError:  # tokenizers refuses str holding lone surrogates (undecodable input bytes)
             for index, text in enumerate(texts):
                 try:
@@ -141,7 +159,6 @@ class TextEncoder:
                         hint="the input was probably decoded with the wrong encoding; pass UTF-8 text",
                     ) from error
             raise
-        return [truncate_ids(e.ids, self.budget, self.rule, self.head_tokens) for e in encodings]
 
 
 def _special_layout(tokenizer: Tokenizer) -> tuple[list[int], list[int], list[int], list[int], int]:

@@ -85,6 +85,15 @@ def load_manifest(bundle: Path) -> dict[str, Any]:
     return json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
 
 
+def relabel(manifest: dict[str, Any], labels: list[str]) -> dict[str, Any]:
+    """``manifest`` with other label names, its golden probabilities (stored by name) renamed alike."""
+    golden = manifest.get("golden")
+    if golden:
+        examples = [{**e, "probabilities": dict(zip(labels, e["probabilities"].values()))} for e in golden["examples"]]
+        golden = {**golden, "examples": examples}
+    return {**manifest, "labels": labels, **({"golden": golden} if golden else {})}
+
+
 def flip_byte(path: Path, offset: int | None = None) -> None:
     """Change one byte of a file (by default one in the middle)."""
     data = bytearray(path.read_bytes())

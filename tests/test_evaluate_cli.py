@@ -17,7 +17,7 @@ from edge_runtime.bundle import write_manifest
 from edge_runtime.classifier import Classifier
 from edge_runtime.evaluation.metrics import confusion_matrix
 from mobilebert_edge.cli import main
-from runtime_helpers import copy_bundle, load_manifest
+from runtime_helpers import copy_bundle, load_manifest, relabel
 from test_runtime_imports import BLOCKER, FORBIDDEN, _python
 
 LABELS = ["negative", "positive"]
@@ -175,7 +175,7 @@ def test_against_compares_on_the_same_texts(capsys, tmp_path: Path, tiny_bundle:
 def test_against_a_bundle_with_other_labels(capsys, tmp_path: Path, tiny_bundle: Path, tiny_bundle_fp32: Path,
                                             labelled_csv: Path) -> None:
     other = copy_bundle(tiny_bundle_fp32, tmp_path / "other")
-    write_manifest(other, {**load_manifest(other), "labels": ["bad", "good"]})
+    write_manifest(other, relabel(load_manifest(other), ["bad", "good"]))
     line = error_line(capsys, str(tiny_bundle), str(labelled_csv), "--against", str(other))
     assert line == (f"error: --against {other}: the bundles have different labels (expected negative, positive, "
                     "found bad, good); compare bundles trained on the same labels")
