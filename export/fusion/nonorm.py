@@ -76,14 +76,18 @@ def fold_nonorm(g: Graph) -> int:
     values: dict[str, str] = {}
     nodes, dropped, folded = [], set(), 0
 
+    def materialize(name: str, out: str) -> str:
+        """Write the carried ``name``'s true value ``s * u + t`` to ``out`` (one Mul, one Add)."""
+        u, s, t = carried[name]
+        scaled = g.name(f"{name}_scaled")
+        nodes.append(helper.make_node("Mul", [u, g.add_constant(s, f"{name}_nonorm_scale")], [scaled]))
+        nodes.append(helper.make_node("Add", [scaled, g.add_constant(t, f"{name}_nonorm_shift")], [out]))
+        return out
+
     def value(name: str) -> str:
-        """A tensor holding the carried ``name``'s true value (Mul and Add, made once)."""
+        """A tensor holding the carried ``name``'s true value, made once."""
         if name not in values:
-            u, s, t = carried[name]
-            scaled, out = g.name(f"{name}_scaled"), g.name(f"{name}_value")
-            nodes.append(helper.make_node("Mul", [u, g.add_constant(s, f"{name}_nonorm_scale")], [scaled]))
-            nodes.append(helper.make_node("Add", [scaled, g.add_constant(t, f"{name}_nonorm_shift")], [out]))
-            values[name] = out
+            values[name] = materialize(name, g.name(f"{name}_value"))
         return values[name]
 
     def replace(node, index: int, array: np.ndarray, hint: str) -> None:
@@ -140,10 +144,7 @@ def fold_nonorm(g: Graph) -> int:
         nodes.append(node)
     for output in g.graph.output:
         if output.name in carried:
-            u, s, t = carried[output.name]
-            scaled = g.name(f"{output.name}_scaled")
-            nodes.append(helper.make_node("Mul", [u, g.add_constant(s, f"{output.name}_nonorm_scale")], [scaled]))
-            nodes.append(helper.make_node("Add", [scaled, g.add_constant(t, f"{output.name}_nonorm_shift")], [output.name]))
+            materialize(output.name, output.name)
     del g.graph.node[:]
     g.graph.node.extend(nodes)
     return folded
