@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     check.add_argument("bundle", metavar="BUNDLE", help="bundle folder written by 'export'")
+    check.add_argument("--public-key", metavar="KEY", default=None,
+                       help="also verify the bundle's signature (manifest.sig) with this Ed25519 public key (PEM; "
+                            "needs the 'sign' extra): proves who made the bundle, which the hashes cannot")
     add_runtime_options(
         check.add_argument_group("runtime"), batch_default=None, batch_tokens=False,
         batch_help="texts per batch (default: the one the golden values were measured at, and all of them in one "
@@ -165,6 +168,11 @@ def run_check(args: argparse.Namespace) -> int:
     examples = golden.get("examples") or []
     atol = float(golden.get("atol", 1e-3))
     print(f"bundle {args.bundle}: files and hashes OK ({len(clf.manifest['files'])} files)")
+    if args.public_key:
+        from edge_runtime.signature import verify_signature
+
+        fingerprint = verify_signature(args.bundle, args.public_key)
+        print(f"bundle {args.bundle}: signature OK (Ed25519 key {fingerprint})")
     if not examples:
         print(f"error: bundle {args.bundle}: manifest.json has no golden examples to replay", file=sys.stderr)
         return 1

@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("checkpoint", type=Path, help="checkpoint folder")
     parser.add_argument("--out", type=Path, required=True, help="bundle folder to write")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
+    parser.add_argument("--sign", type=Path, default=None, metavar="KEY",
+                        help="sign the bundle with this Ed25519 private key (PEM; needs the 'sign' extra): "
+                             "'check --public-key' then proves who made it")
     model = parser.add_argument_group("model")
     model.add_argument("--precision", choices=("int8", "fp32"), default="int8", help="default: int8")
     model.add_argument(
@@ -107,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         calibration_data=args.calibration_data, per_channel=args.per_channel,
         optimize=args.optimize, optimized_graph=args.optimized_graph, eval_data=args.eval_data,
         temperature=args.temperature, temperature_data=args.temperature_data, max_accuracy_drop=args.max_accuracy_drop,
-        max_length=args.max_length, tokenizer=args.tokenizer, opset=args.opset, overwrite=args.overwrite, log=log,
+        max_length=args.max_length, tokenizer=args.tokenizer, opset=args.opset, overwrite=args.overwrite,
+        sign=args.sign, log=log,
         **options,
     )
     quant = report.get("quantization", {})

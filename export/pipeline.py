@@ -82,6 +82,7 @@ def export_bundle(
     golden_texts: Sequence[str] | None = None,
     atol: float = validate_mod.DEFAULT_ATOL,
     overwrite: bool = False,
+    sign: str | Path | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Export ``checkpoint`` to the bundle folder ``out``; return the export report.
@@ -96,6 +97,8 @@ def export_bundle(
     With ``temperature`` (default) the bundle carries a temperature T fitted on the stored model's logits
     for the labelled texts of ``temperature_data`` (default: the evaluation texts; ``export.temperature``):
     every runtime then gives softmax(logits / T), the golden texts included.
+
+    With ``sign`` (an Ed25519 private key file) the bundle gets ``manifest.sig`` (``edge_runtime.signature``).
 
     Raises ``CheckpointError`` for a bad folder, ``ExportValidationError`` when the ONNX graph does
     not reproduce PyTorch, ``QualityGateError`` when int8 loses more than ``max_accuracy_drop``
@@ -119,6 +122,11 @@ def export_bundle(
     keep_fp32 = DEFAULT_KEEP_FP32[quantization] if keep_fp32 is None else tuple(keep_fp32)
     compile_patterns(keep_fp32)
     out = Path(out)
+    signing_key = None
+    if sign is not None:  # a bad key is refused before the export, not after it
+        from edge_runtime.signature import load_private_key
+
+        signing_key = load_private_key(sign)
     ckpt = read_checkpoint(checkpoint, max_length=max_length, tokenizer=tokenizer)
     from mobilebert_edge.export.bundle import check_destination
 
@@ -283,6 +291,11 @@ def export_bundle(
                 "golden": {"atol": gold["atol"], "batch_size": gold["batch_size"],
                            "batch_invariant": gold["batch_invariant"], "examples": gold["examples"]},
             })
+            if signing_key is not None:
+                from edge_runtime.signature import sign_bundle
+
+                sign_bundle(folder, signing_key)
+                log("signed: manifest.sig (Ed25519)")
             if evaluation is not None:
                 written = _write_evaluation(folder / REPORT_FOLDER, evaluation, out, ckpt, eval_path, precision,
                                             len(eval_texts))
