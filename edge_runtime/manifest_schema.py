@@ -31,13 +31,16 @@ _SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _NAME = {"type": "string", "minLength": 1}
 _PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
 
+
+def _closed(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with these keys only (``required`` among them)."""
+    return {"type": "object", "required": required, "additionalProperties": False, "properties": properties}
+
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "mobilebert-edge bundle manifest, format_version 1",
-    "type": "object",
-    "required": ["format", "format_version", "labels", "model", "tokenizer", "files", "manifest_sha256"],
-    "additionalProperties": False,
-    "properties": {
+    **_closed(["format", "format_version", "labels", "model", "tokenizer", "files", "manifest_sha256"], {
         "format": {"const": "mobilebert-edge-bundle"},
         "format_version": {"const": 1},
         "created": {"type": "string", "description": "UTC time of export, YYYY-MM-DDTHH:MM:SSZ"},
@@ -45,93 +48,60 @@ SCHEMA: dict[str, Any] = {
             "type": "array", "items": _NAME, "minItems": 1, "uniqueItems": True,
             "description": "label names in logit order",
         },
-        "model": {
-            "type": "object",
-            "required": ["file"],
-            "additionalProperties": False,
-            "properties": {
-                "file": _NAME,
-                "precision": {"enum": ["fp32", "int8"]},
-                "inputs": {"type": "array", "items": _NAME, "uniqueItems": True},
-                "output": _NAME,
-                "architecture": {"type": "string"},
-                "pooling": {"enum": ["cls", "mean"]},
-                "quantization": {"enum": ["static", "qdq", "dynamic"]},
-                "optimization_level": {"type": "string"},
-                "graph_pass": {"type": "string", "description": "the export's own graph pass, e.g. mobilebert-fusion"},
-                "contrib_ops": {"type": "array", "items": _NAME, "uniqueItems": True,
-                                "description": "com.microsoft op types the stored graph uses"},
-            },
-        },
-        "tokenizer": {
-            "type": "object",
-            "required": ["file", "max_length", "truncation"],
-            "additionalProperties": False,
-            "properties": {
-                "file": _NAME,
-                "max_length": {"type": "integer", "minimum": 3},
-                "truncation": {
-                    "type": "object",
-                    "required": ["rule"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "rule": {"enum": ["head", "tail", "head_tail"]},
-                        "head_tokens": {"type": ["integer", "null"], "minimum": 0},
-                    },
-                },
-            },
-        },
+        "model": _closed(["file"], {
+            "file": _NAME,
+            "precision": {"enum": ["fp32", "int8"]},
+            "inputs": {"type": "array", "items": _NAME, "uniqueItems": True},
+            "output": _NAME,
+            "architecture": {"type": "string"},
+            "pooling": {"enum": ["cls", "mean"]},
+            "quantization": {"enum": ["static", "qdq", "dynamic"]},
+            "optimization_level": {"type": "string"},
+            "graph_pass": {"type": "string", "description": "the export's own graph pass, e.g. mobilebert-fusion"},
+            "contrib_ops": {"type": "array", "items": _NAME, "uniqueItems": True,
+                            "description": "com.microsoft op types the stored graph uses"},
+        }),
+        "tokenizer": _closed(["file", "max_length", "truncation"], {
+            "file": _NAME,
+            "max_length": {"type": "integer", "minimum": 3},
+            "truncation": _closed(["rule"], {
+                "rule": {"enum": ["head", "tail", "head_tail"]},
+                "head_tokens": {"type": ["integer", "null"], "minimum": 0},
+            }),
+        }),
         "files": {
             "type": "object", "additionalProperties": _SHA256,
             "description": "sha256 of every file the runtime reads, by name relative to the bundle folder",
         },
         "versions": {"type": "object", "additionalProperties": {"type": "string"}},
         "report": {"type": "object", "description": "what export measured (free-form)"},
-        "golden": {
-            "type": "object",
-            "required": ["atol", "examples"],
-            "additionalProperties": False,
-            "properties": {
-                "atol": {"type": "number", "exclusiveMinimum": 0},
-                "batch_size": {"type": "integer", "minimum": 1},
-                "batch_invariant": {"type": "boolean"},
-                "examples": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["text", "probabilities"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "text": {"type": "string", "minLength": 1},
-                            "probabilities": {
-                                "anyOf": [
-                                    {"type": "object", "additionalProperties": _PROBABILITY,
-                                     "description": "by label name (bundles from now on)"},
-                                    {"type": "array", "items": _PROBABILITY,
-                                     "description": "in label order (bundles made before)"},
-                                ],
-                            },
-                        },
-                    },
+        "golden": _closed(["atol", "examples"], {
+            "atol": {"type": "number", "exclusiveMinimum": 0},
+            "batch_size": {"type": "integer", "minimum": 1},
+            "batch_invariant": {"type": "boolean"},
+            "examples": {"type": "array", "items": _closed(["text", "probabilities"], {
+                "text": {"type": "string", "minLength": 1},
+                "probabilities": {"anyOf": [
+                    {"type": "object", "additionalProperties": _PROBABILITY,
+                     "description": "by label name (bundles from now on)"},
+                    {"type": "array", "items": _PROBABILITY, "description": "in label order (bundles made before)"},
+                ]},
+            })},
+        }),
+        "calibration": {"anyOf": [
+            {"type": "null"},
+            {
+                "type": "object",
+                "required": ["method", "temperature"],
+                "properties": {
+                    "method": {"const": "temperature"},
+                    "temperature": {"type": "number", "exclusiveMinimum": 0},
                 },
+                "description": "probabilities = softmax(logits / temperature); other keys: the fit report",
             },
-        },
-        "calibration": {
-            "anyOf": [
-                {"type": "null"},
-                {
-                    "type": "object",
-                    "required": ["method", "temperature"],
-                    "properties": {
-                        "method": {"const": "temperature"},
-                        "temperature": {"type": "number", "exclusiveMinimum": 0},
-                    },
-                    "description": "probabilities = softmax(logits / temperature); other keys: the fit report",
-                },
-            ],
-        },
+        ]},
         "manifest_sha256": _SHA256,
-    },
+    }),
 }
 
 
@@ -157,22 +127,13 @@ def _show(value: Any) -> str:
     return _REPR.repr(value)
 
 
+# JSON type names of the values json.loads makes; bool before int (a bool is an int in Python).
+_JSON_TYPES = ((type(None), "null"), (bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+               (list, "array"), (dict, "object"))
+
+
 def _type_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
 
 
 def _has_type(value: Any, name: str) -> bool:
