@@ -47,3 +47,13 @@ def test_commands_refuse_counts_above_the_limit_as_a_usage_error(tiny_bundle_fp3
     err = capsys.readouterr().err
     assert f"argument {option}: expected 1..4 (4 x the 1 usable cores), found '100000'" in err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_score_file_refuses_workers_above_the_limit(tiny_bundle_fp32, tmp_path, one_core):
+    from edge_runtime.scoring import score_file
+
+    data = tmp_path / "texts.csv"
+    data.write_text("text\na great film\n", encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape("workers above the limit (expected 1..4 (4 x the 1 usable cores), found 5)")):
+        score_file(tiny_bundle_fp32, data, tmp_path / "out.csv", workers=5)
+    assert not (tmp_path / "out.csv").exists()

@@ -21,6 +21,7 @@ import numpy as np
 
 from edge_runtime.atomic import make_parent
 from edge_runtime.confidence import check_min_confidence, unsure
+from edge_runtime.limits import check_count
 from edge_runtime.scoring.base import (
     DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, DEFAULT_CHUNK_ROWS, ScoreSummary, check_positive, texts_of,
     threads_per_worker,
@@ -52,6 +53,7 @@ def score_file(
     """
     check_positive(batch_size=batch_size, batch_tokens=batch_tokens, chunk_rows=chunk_rows, workers=workers,
                    threads=threads)
+    check_count(workers, "workers")  # at most 4 per core, like threads (checked by Classifier.load)
     if engine not in ENGINES:
         raise ScoreError(f"unknown engine {engine!r}", expected=" or ".join(ENGINES), found=engine)
     input_path, output_path = Path(input_path), Path(output_path)
