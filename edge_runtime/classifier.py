@@ -120,8 +120,9 @@ class Classifier:
     ) -> Classifier:
         """Load a bundle folder; with ``verify`` (default) refuse a tampered or partial bundle.
 
-        ``threads`` sets onnxruntime's intra-op threads (default: onnxruntime's choice). With
-        ``min_confidence`` P in [0, 1], a prediction whose score is below P has ``unsure`` set.
+        ``threads`` sets onnxruntime's intra-op threads (default: onnxruntime's choice; at most 4 per
+        usable core, ``edge_runtime.limits``). With ``min_confidence`` P in [0, 1], a prediction whose
+        score is below P has ``unsure`` set.
         """
         import onnxruntime as ort
 
