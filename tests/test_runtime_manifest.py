@@ -271,3 +271,17 @@ def test_fuzz_random_types_for_every_key_give_a_bundle_error_or_a_working_bundle
                 assert "\n" not in str(error)
                 outcomes["refused"] += 1
     assert outcomes["refused"] > 100 and outcomes["loaded"] > 10, outcomes
+
+
+@pytest.mark.parametrize("at", [(1 << 20) - 20, (1 << 20) - 13, (1 << 20) - 11, (1 << 20) - 2, 1 << 20])
+def test_external_locations_are_found_across_read_blocks(tmp_path, at):
+    """A location entry cut by the 1 MiB read blocks is still found (the scan keeps the block's end)."""
+    from edge_runtime.bundle import external_data_files
+
+    entry = b"\x0a\x08location\x12\x0bweights.bin"
+    data = bytearray(b"\x00" * (3 << 20))
+    data[at : at + len(entry)] = entry
+    second = b"\x0a\x08location\x12\x05a.bin"
+    data[2 << 20 : (2 << 20) + len(second)] = second
+    (tmp_path / "model.onnx").write_bytes(bytes(data))
+    assert external_data_files(tmp_path / "model.onnx") == ["a.bin", "weights.bin"]
