@@ -60,15 +60,21 @@ OS_ERROR_HINTS = {
 }
 
 
+def os_errno(error: OSError) -> int | None:
+    """The errno of an ``OSError``; pyarrow's carry it only in their text (``[Errno 28] ...``)."""
+    import re
+
+    if error.errno is not None:
+        return error.errno
+    match = re.search(r"\[Errno (\d+)\]", str(error))
+    return int(match.group(1)) if match else None
+
+
 def describe_os_error(error: OSError, path: object | None = None) -> str:
     """One line for an ``OSError``: the file, what failed and what to do (e.g. for a full disk)."""
     import errno as errno_names
-    import re
 
-    number = error.errno
-    if number is None:  # pyarrow's OSError carries the errno only in its text
-        match = re.search(r"\[Errno (\d+)\]", str(error))
-        number = int(match.group(1)) if match else None
+    number = os_errno(error)
     reason = error.strerror or (str(error).splitlines() or [type(error).__name__])[0]
     if number is not None and not error.strerror:
         import os

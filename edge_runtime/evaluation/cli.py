@@ -80,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    if args.report:  # refused before the evaluation, not after it
+        from edge_runtime.evaluation.report import check_report_folder
+
+        check_report_folder(args.report)
     result = evaluate_file(
         args.bundle, args.data, against=args.against, text_column=args.text_column, label_column=args.label_column,
         label_names=args.label_names, input_format=args.format, encoding=args.encoding,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.atomic import atomic_write
+from edge_runtime.errors import InputError, describe_os_error
 
 REPORT_FILE = "report.html"
 LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -68,10 +69,23 @@ def draw_pictures(result: dict[str, Any]) -> dict[str, bytes]:
             if needs is None or result.get(needs)}
 
 
+def check_report_folder(folder: str | Path) -> Path:
+    """The report folder, refused (``InputError``) when a file stands at its path or above it."""
+    folder = Path(folder)
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise InputError(f"--report {folder}: {blocker} is a file, not a folder",
+                         hint="name a folder for the report (it is created if needed)")
+    return folder
+
+
 def write_report(folder: str | Path, result: dict[str, Any], *, title: str = "Evaluation") -> ReportFiles:
     """Write the report folder (created if needed; our files in it are replaced atomically)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = check_report_folder(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--report {describe_os_error(error, folder)}") from error
     report = ReportFiles(folder)
     try:
         pictures = draw_pictures(result)

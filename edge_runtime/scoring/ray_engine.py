@@ -1,12 +1,13 @@
 """``--engine ray``: the same scoring on Ray Data, from one laptop to a cluster.
 
-Ray's own readers (``read_csv``/``read_json``/``read_parquet``) stream the input in blocks;
+Ray's readers stream the input in blocks, typed as the local engine types it (``ray_io``);
 ``map_batches`` runs ``RayScorer`` on a fixed pool of actors, each loading the bundle once; Ray's
 writers write OUTPUT as a folder of files (``write_csv``/``write_json``/``write_parquet``), which
-appears at OUTPUT only when complete (written to a hidden sibling folder, then renamed). Order is
+appears at OUTPUT only when complete (written to a hidden sibling folder, then renamed); an existing
+OUTPUT is replaced (``--overwrite``) only when it is a file or a folder of such output files. Order is
 preserved (``DataContext.execution_options.preserve_order``); files sort by name in row order.
-Ray connects to ``RAY_ADDRESS`` when set (a cluster), else starts a local instance.
-Ray is an optional extra: ``pip install 'mobilebert-edge[ray]'``.
+Ray connects to ``RAY_ADDRESS`` when set (a cluster), else starts a local instance; a failure in
+Ray's tasks is one ``ScoreError``. Ray is an optional extra: ``pip install 'mobilebert-edge[ray]'``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ import numpy as np
 
 from edge_runtime.atomic import make_parent
 from edge_runtime.scoring.base import ScoreSummary, load_classifier, texts_of, threads_per_worker
-from edge_runtime.scoring.output import OutputColumns, scored_columns
+from edge_runtime.scoring.faults import writing
+from edge_runtime.scoring.output import OutputColumns, parquet_schema, scored_columns
+from edge_runtime.scoring.paths import check_replaceable_folder
+from edge_runtime.scoring.ray_io import (
+    READ_ERROR, connect, count_rows, input_columns, quiet_ray_data, ray_failure, read_input, write_output,
+)
 from edge_runtime.scoring.tables import Chunk, ScoreError, resolve_text_column, table_format
 
 RAY_HINT = "install the 'ray' extra: pip install 'mobilebert-edge[ray]'"
@@ -50,7 +56,11 @@ class RayScorer:
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
-        chunk = Chunk(0, 0, {self.text_column: table.column(self.text_column).to_pylist()}, [""] * table.num_rows)
+        row_errors = [""] * table.num_rows
+        if READ_ERROR in table.column_names:  # the JSONL reader's verdict on each row
+            row_errors = [error or "" for error in table.column(READ_ERROR).to_pylist()]
+            table = table.drop_columns([READ_ERROR])
+        chunk = Chunk(0, 0, {self.text_column: table.column(self.text_column).to_pylist()}, row_errors)
         texts, rows, errors = texts_of(chunk, self.text_column)
         probs = (self.classifier.predict_proba(texts, batch_size=self.batch_size, batch_tokens=self.batch_tokens) if texts
                  else np.zeros((0, len(self.labels))))
@@ -59,41 +69,6 @@ class RayScorer:
         for name, kind in zip(self.names.all, types):
             table = table.append_column(name, pa.array(scored[name], type=kind))
         return table
-
-
-def _read(ray: Any, path: Path, fmt: str, gzipped: bool) -> Any:
-    stream_args = {"compression": "gzip"} if gzipped else None
-    if fmt == "parquet":
-        return ray.data.read_parquet(str(path))
-    if fmt == "jsonl":
-        return ray.data.read_json(str(path), lines=True, file_extensions=None)  # detects .gz itself
-    import pyarrow.csv as pacsv
-
-    parse = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True)
-    return ray.data.read_csv(str(path), parse_options=parse, arrow_open_stream_args=stream_args, file_extensions=None)
-
-
-def _write(dataset: Any, folder: Path, fmt: str) -> None:
-    if fmt == "parquet":
-        dataset.write_parquet(str(folder))
-    elif fmt == "jsonl":
-        dataset.write_json(str(folder), lines=True, force_ascii=False)
-    else:
-        import pyarrow.csv as pacsv
-
-        delimiter = "\t" if fmt == "tsv" else ","
-        dataset.write_csv(str(folder), arrow_csv_args_fn=lambda: {"write_options": pacsv.WriteOptions(delimiter=delimiter)})
-
-
-def _count(ray: Any, folder: Path, fmt: str, error_column: str) -> tuple[int, int]:
-    """Rows and error rows of the written output (read back with Ray, one column)."""
-    def tally(table: Any) -> dict[str, list[int]]:
-        values = table.column(error_column).to_pylist()
-        return {"rows": [len(values)], "errors": [sum(1 for v in values if v)]}
-
-    counts = _read(ray, folder, fmt, False).select_columns([error_column]).map_batches(tally, batch_format="pyarrow")
-    totals = counts.sum(["rows", "errors"]) or {}
-    return int(totals.get("sum(rows)") or 0), int(totals.get("sum(errors)") or 0)
 
 
 def score_file_ray(
@@ -108,23 +83,29 @@ def score_file_ray(
                          hint="Ray retries failed tasks itself; rerun the job with --overwrite")
     if not input_path.exists():
         raise ScoreError(f"{input_path}: no such file or folder", hint="check the input path")
-    fmt, gzipped = table_format(input_path, input_format)
+    fmt, _ = table_format(input_path, input_format)
     out_format, out_gzipped = table_format(output_path)
     if out_gzipped:
         raise ScoreError(f"{output_path}: --engine ray writes a folder of files, not one gzip'd file",
                          found=output_path.name, hint="drop the .gz suffix")
     if output_path.exists() and not overwrite:
         raise ScoreError(f"{output_path}: already exists", hint="pass --overwrite to replace it")
+    check_replaceable_folder(output_path, out_format)
     ray = import_ray()
     labels = list(load_classifier(bundle, 1).labels)  # checks the bundle before any actor starts
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
-    dataset = _read(ray, input_path, fmt, gzipped)
-    columns = list(dataset.schema().names)
+    columns, first = input_columns(input_path, fmt, chunk_rows)
     column = resolve_text_column(input_path, columns, text_column, log)
     names = OutputColumns.for_input(columns, labels)
+    jsonl_schema = None
+    if fmt == "jsonl":
+        import pyarrow as pa
+
+        typed = parquet_schema(None, first, columns, names)
+        jsonl_schema = pa.schema([typed.field(name) for name in columns] + [pa.field(READ_ERROR, pa.string())])
     threads = threads_per_worker(workers, threads)
+    connect(ray)
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    dataset = read_input(ray, input_path, fmt, columns, jsonl_schema, chunk_rows)
     scored = dataset.map_batches(
         RayScorer,
         fn_constructor_kwargs={"bundle": str(Path(bundle).resolve()), "threads": threads, "text_column": column,
@@ -137,14 +118,22 @@ def score_file_ray(
     make_parent(output_path)
     tmp = output_path.with_name(f".{output_path.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        _write(scored, tmp, out_format)
-        if output_path.exists():
-            shutil.rmtree(output_path) if output_path.is_dir() else output_path.unlink()
-        os.replace(tmp, output_path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    rows, errors = _count(ray, output_path, out_format, names.error)
+    with quiet_ray_data():
+        try:
+            try:
+                write_output(scored, tmp, out_format)
+            except Exception as error:  # noqa: BLE001 (raised inside Ray's tasks, wrapped in Ray's errors)
+                raise ray_failure(error, input_path, output_path) from error
+            with writing(output_path):
+                if output_path.exists():
+                    shutil.rmtree(output_path) if output_path.is_dir() else output_path.unlink()
+                os.replace(tmp, output_path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            rows, errors = count_rows(ray, output_path, out_format, names.error)
+        except Exception as error:  # noqa: BLE001
+            raise ray_failure(error, output_path) from error
     summary = ScoreSummary(output_path, rows=rows, errors=errors, text_column=column, columns=columns + names.all)
     summary.rows_scored_now = summary.rows
     summary.seconds = time.perf_counter() - started

@@ -282,7 +282,8 @@ class TableReader:
 
     # ---- JSONL --------------------------------------------------------------------------
     @staticmethod
-    def _parse_line(line: bytes) -> tuple[Any, str]:
+    def parse_line(line: bytes) -> tuple[Any, str]:
+        """One JSONL line: ``(object or None, error or "")``; the Ray engine's reader uses it too."""
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
@@ -315,7 +316,7 @@ class TableReader:
         """The union of keys over the whole file, in order of first appearance (one streaming pass)."""
         seen: dict[str, None] = {}
         for line in self._jsonl_lines():
-            value, _ = self._parse_line(line)
+            value, _ = self.parse_line(line)
             if value:
                 for key in value:
                     if key not in seen:
@@ -333,7 +334,7 @@ class TableReader:
             return Chunk(index, start, {c: [r.get(c) for r in records] for c in self.columns}, errors)
 
         for line in self._jsonl_lines():
-            value, error = self._parse_line(line)
+            value, error = self.parse_line(line)
             records.append(value or {})
             errors.append(error)
             if len(records) == self.chunk_rows:
