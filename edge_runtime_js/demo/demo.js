@@ -35,6 +35,7 @@ Object.assign(globalThis, { mobilebertEdge: { load } });
 async function main() {
   const started = performance.now();
   const clf = await load(bundleUrl);
+  Object.assign(globalThis.mobilebertEdge, { classifier: clf, readyAt: performance.now() }); // since navigation start
   const model = clf.manifest.model;
   $("bundle-info").textContent = `Bundle ${bundleUrl}: ${model.architecture ?? "model"}, ${model.precision ?? "?"}, labels ${clf.labels.join(" / ")}, ` +
     `max ${clf.maxLength} tokens; files verified (sha256) and loaded in ${(performance.now() - started).toFixed(0)} ms.`;

@@ -48,5 +48,5 @@ export async function loadClassifier(url, { ort, wasmPaths, threads, verify = tr
   if (wasmPaths) ort.env.wasm.wasmPaths = wasmPaths;
   if (threads) ort.env.wasm.numThreads = threads;
   const bundle = await loadBundle(urlSource(url), { verify });
-  return Classifier.create(bundle, ort, { name: url, threads: undefined });
+  return Classifier.create(bundle, ort, { name: url, executionProviders: ["wasm"] });
 }

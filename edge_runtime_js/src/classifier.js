@@ -7,6 +7,7 @@
 
 import { checkLimit, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, planBatches } from "./batching.js";
 import { BundleError, InputError, pyRepr } from "./errors.js";
+import { missingOpError } from "./ops.js";
 import { isBlank, TextEncoder } from "./text.js";
 import { WordPieceTokenizer } from "./wordpiece.js";
 
@@ -114,9 +115,9 @@ export class Classifier {
    * Build from a verified bundle (see bundle.js `loadBundle`).
    * @param {import("./bundle.js").VerifiedBundle} bundle
    * @param {any} ort the onnxruntime module
-   * @param {{name: string, threads?: number}} options
+   * @param {{name: string, threads?: number, executionProviders?: string[]}} options
    */
-  static async create({ manifest, files }, ort, { name, threads }) {
+  static async create({ manifest, files }, ort, { name, threads, executionProviders = ["cpu"] }) {
     if (threads !== undefined && threads !== null) checkLimit(threads, "threads");
     const tok = manifest.tokenizer;
     const truncation = tok.truncation ?? {};
@@ -131,7 +132,7 @@ export class Classifier {
     }
     const baked = BAKED_LEVELS.includes(manifest.model?.optimization_level);
     const options = {
-      executionProviders: ["cpu"],
+      executionProviders,
       graphOptimizationLevel: baked ? "disabled" : "all",
       executionMode: "sequential",
       interOpNumThreads: 1,
@@ -141,6 +142,9 @@ export class Classifier {
     try {
       session = await ort.InferenceSession.create(files.get(manifest.model.file), options);
     } catch (error) {
+      const version = ort.env?.versions?.common ?? "(JavaScript)";
+      const missing = missingOpError(name, manifest.model, String(error?.message ?? error), version);
+      if (missing) throw missing;
       throw new BundleError(`bundle ${name}: onnxruntime cannot load ${manifest.model.file} (${String(error?.message ?? error).split("\n")[0]})`, {
         hint: "re-export the bundle, or upgrade onnxruntime if the model needs a newer opset",
       });

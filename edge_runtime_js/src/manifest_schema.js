@@ -1,4 +1,4 @@
-// A copy of edge_runtime.manifest_schema.SCHEMA (`python -m edge_runtime.manifest_schema`); test/schema.test.js compares them.
+// A copy of edge_runtime.manifest_schema.SCHEMA (`python -m edge_runtime.manifest_schema`); test/units.test.js compares them.
 export default {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "mobilebert-edge bundle manifest, format_version 1",

@@ -56,3 +56,12 @@ test("blank is Python's whitespace, not JavaScript's", () => {
 test("the schema is a copy of edge_runtime.manifest_schema.SCHEMA", () => {
   assert.deepEqual(schema, fixture("schema.json"));
 });
+
+test("a graph op the JavaScript onnxruntime lacks is named with the export option that avoids it", async () => {
+  const { missingOpError } = await import("../src/ops.js");
+  const model = { file: "model.onnx", contrib_ops: ["QAttention", "SkipLayerNormalization"], graph_pass: null };
+  const error = missingOpError("b/", model, "Could not find an implementation for QAttention(1) node with name 'x'", "1.31.1");
+  assert.equal(error.message, "bundle b/: onnxruntime 1.31.1 has no operator QAttention, which model.onnx uses; upgrade onnxruntime on this device to the version that exported the bundle (manifest.json versions), or re-export it with --no-optimize");
+  assert.equal(missingOpError("b/", model, "Could not find an implementation for Gemm(13)", "1.31.1"), null); // not one of the bundle's contrib ops
+  assert.equal(missingOpError("b/", model, "some other failure", "1.31.1"), null);
+});
