@@ -41,6 +41,30 @@ def test_an_unreachable_ray_cluster_is_one_error(tmp_path, tiny_bundle_fp32, cap
     assert not ray.is_initialized() and not (tmp_path / "out.csv").exists()
 
 
+def test_a_ray_cluster_that_refuses_to_join_is_one_error(monkeypatch):
+    from edge_runtime.scoring.ray_io import connect
+
+    class RefusingRay:  # what ray.init does against a cluster that requires another token
+        @staticmethod
+        def is_initialized() -> bool:
+            return False
+
+        @staticmethod
+        def init(**kwargs):
+            raise ConnectionError("Authentication failed: the token is invalid.\nSee the logs.")
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        address = "127.0.0.1:%d" % server.getsockname()[1]
+        monkeypatch.setenv("RAY_ADDRESS", address)
+        with pytest.raises(ScoreError, match=re.escape(
+                f"cannot join the Ray cluster at {address} (Authentication failed: the token is invalid.); check "
+                "RAY_ADDRESS (host:port of the cluster's head), or unset it to run Ray on this machine; a cluster "
+                "that requires authentication needs its token")):
+            connect(RefusingRay)
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
