@@ -28,6 +28,7 @@ const INT_TYPES = { int64: BigInt64Array, int32: Int32Array };
  * @typedef {object} BatchOptions
  * @property {number} [batchSize] rows per model call, at most
  * @property {number | null} [batchTokens] padded tokens per model call, at most (null: rows only)
+ * @property {number} [offset] added to text numbers in error messages (texts read in chunks)
  */
 
 /**
@@ -70,7 +71,7 @@ export function temperatureOf(manifest, bundle) {
 function checkTexts(texts, offset = 0) {
   texts.forEach((text, i) => {
     if (typeof text !== "string") throw new InputError(`text ${offset + i} is not a string`, { expected: "str", found: text === null ? "NoneType" : typeof text });
-    if (isBlank(text)) throw new InputError(`text ${offset + i} is empty`, { expected: "at least one non-space character", found: pyRepr(text.slice(0, 20)) });
+    if (isBlank(text)) throw new InputError(`text ${offset + i} is empty`, { expected: "at least one visible character", found: pyRepr(text.slice(0, 20)) });
   });
 }
 
@@ -209,13 +210,20 @@ export class Classifier {
    * @param {BatchOptions} [options]
    * @returns {Promise<Float32Array[]>}
    */
-  async predictLogits(texts, { batchSize = DEFAULT_BATCH_SIZE, batchTokens = DEFAULT_BATCH_TOKENS } = {}) {
+  async predictLogits(texts, { batchSize = DEFAULT_BATCH_SIZE, batchTokens = DEFAULT_BATCH_TOKENS, offset = 0 } = {}) {
     if (typeof texts === "string") throw new InputError("predictProba takes a list of texts", { expected: "list[str]", found: "str" });
     if (!Array.isArray(texts)) throw new InputError("texts must be a string or a list of strings", { expected: "str or list[str]", found: typeof texts });
     checkLimit(batchSize, "batch_size");
     checkLimit(batchTokens, "batch_tokens", { optional: true });
-    checkTexts(texts);
-    const rows = this.encoder.encodeIds(texts);
+    checkTexts(texts, offset);
+    const rows = this.encoder.encodeIds(texts, offset);
+    const specials = this.encoder.prefix.length + this.encoder.suffix.length;
+    rows.forEach((ids, i) => {
+      if (ids.length === specials) {
+        // the tokenizer kept nothing of it: as empty as a blank text
+        throw new InputError(`text ${offset + i} is empty`, { expected: "at least one token the model reads", found: pyRepr(texts[i].slice(0, 20)) });
+      }
+    });
     /** @type {Float32Array[]} */
     const out = new Array(texts.length);
     for (const index of planBatches(rows.map((r) => r.length), batchSize, batchTokens)) {

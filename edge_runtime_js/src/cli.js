@@ -167,7 +167,7 @@ async function runPredict(args) {
   let scored = 0;
   let pending = [];
   const flush = async () => {
-    const proba = await clf.predictProba(pending, { batchSize, batchTokens: args.batchTokens });
+    const proba = await clf.predictProba(pending, { batchSize, batchTokens: args.batchTokens, offset: scored });
     pending.forEach((text, i) => {
       const top = Math.max(...proba[i]);
       const unsure = args.minConfidence === undefined ? null : top < args.minConfidence;

@@ -9,12 +9,15 @@ import { WordPieceTokenizer } from "./wordpiece.js";
 
 const PAD_TOKENS = ["[PAD]", "<pad>", "<PAD>"];
 
-/** Python's whitespace (`str.isspace`), which differs from JavaScript's `\s`. */
-const PY_SPACE = /^[\t\n\v\f\r\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+/**
+ * Characters that carry no content, as `edge_runtime.text.NO_CONTENT_CATEGORIES`: separators, control,
+ * format, private use, nonspacing marks, and U+FFFD (BERT-style normalizers drop all of them).
+ */
+const NO_CONTENT = /^[\p{Zs}\p{Zl}\p{Zp}\p{Cc}\p{Cf}\p{Co}\p{Mn}\ufffd]*$/u;
 
-/** True for an empty or whitespace-only text (Python's `not text.strip()`). @param {string} text */
+/** True for a text with no content character: nothing to classify. @param {string} text */
 export function isBlank(text) {
-  return PY_SPACE.test(text);
+  return NO_CONTENT.test(text);
 }
 
 /**

@@ -107,7 +107,13 @@ def predictions(bundle: Path, texts: list[str], out: Path, labels: list[int] | N
     """Python's probabilities (and token ids) for ``texts`` at batch size 32."""
     from edge_runtime import Classifier
 
+    from edge_runtime.text import is_blank
+
     clf = Classifier.load(bundle)
+    specials = len(clf.encoder.prefix) + len(clf.encoder.suffix)
+    keep = [i for i, text in enumerate(texts) if not is_blank(text)]
+    keep = [i for i, ids in zip(keep, clf.tokenizer_ids([texts[i] for i in keep])) if len(ids) > specials]  # not empty
+    texts, labels = [texts[i] for i in keep], None if labels is None else [labels[i] for i in keep]
     proba = clf.predict_proba(texts, batch_size=32)
     record = {"bundle": str(bundle), "texts": texts, "ids": clf.tokenizer_ids(texts), "probabilities": proba.tolist()}
     if labels is not None:

@@ -48,9 +48,11 @@ test("Python's number formats", () => {
   assert.deepEqual([0.001, 0.02, 1e-5, 1234567].map(pyG), ["0.001", "0.02", "1e-05", "1.23457e+06"]);
 });
 
-test("blank is Python's whitespace, not JavaScript's", () => {
-  for (const text of ["", " ", "\t\n\r\v\f", "\u001c\u001f\u0085\u00a0\u3000"]) assert.ok(isBlank(text), JSON.stringify(text));
-  for (const text of ["a", "\ufeff", "\u200b", "\u180e"]) assert.ok(!isBlank(text), JSON.stringify(text));
+test("blank means no content character: separators, controls, format, private use, lone combining marks, U+FFFD", () => {
+  for (const text of ["", " ", "\t\n\r\v\f", "\u0000\u001c\u0085\u00a0\u3000\u2028", "\ufeff\u200b\u00ad", "\ue000", "\u0301", "\ufffd"]) {
+    assert.ok(isBlank(text), JSON.stringify(text));
+  }
+  for (const text of ["a", " a ", "😀", "中", "\ud800"]) assert.ok(!isBlank(text), JSON.stringify(text));
 });
 
 test("the schema is a copy of edge_runtime.manifest_schema.SCHEMA", () => {
