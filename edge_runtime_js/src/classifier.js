@@ -95,7 +95,7 @@ export class Classifier {
     this.temperature = temperatureOf(manifest, name);
     const metadata = session.inputMetadata ?? session.inputNames.map((n) => ({ name: n, type: "int64" }));
     this.inputs = metadata.map((spec) => {
-      const type = spec.type ?? "int64";
+      const type = String(spec.type ?? "int64").replace(/^tensor\((.*)\)$/, "$1");
       if (!KNOWN_INPUTS.includes(spec.name) || !(type in INT_TYPES)) {
         throw new BundleError(`bundle ${name}: the model has an input this runtime cannot feed`, {
           expected: `int64/int32 inputs among ${KNOWN_INPUTS.join(", ")}`,

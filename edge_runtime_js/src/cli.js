@@ -3,6 +3,7 @@
  * and exit 1 for a user error, usage and exit 2 for a usage error.
  */
 
+import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 
@@ -14,6 +15,7 @@ import { pyExp, pyFixed, pyG, pyJson } from "./pyformat.js";
 import { isBlank } from "./text.js";
 
 const PROG = "mobilebert-edge-js";
+const PER_CORE = 4;
 const PROMPT = "Enter a sentence (empty line or Ctrl-D to quit): ";
 const USAGE = {
   predict: `usage: ${PROG} predict [-h] [--json] [--min-confidence P] [--threads N] [--batch-size N] [--batch-tokens N] BUNDLE [TEXT ...]`,
@@ -45,6 +47,11 @@ function number(value, flag, { probability = false } = {}) {
     return x;
   }
   if (!/^\s*[+-]?\d+\s*$/.test(value) || x < 1) throw new UsageError(`argument ${flag}: expected a positive integer, found '${value}'`);
+  const cores = availableParallelism();
+  if (flag === "--threads" && x > PER_CORE * cores) {
+    // as edge_runtime.limits: more threads than cores only slow onnxruntime down
+    throw new UsageError(`argument ${flag}: expected 1..${PER_CORE * cores} (${PER_CORE} x the ${cores} usable cores), found '${value}'`);
+  }
   return x;
 }
 

@@ -67,7 +67,7 @@ test("a user error is one error: line and exit 1; a usage error exits 2", () => 
   const missing = cli(["predict", "no/such/bundle", "text"]);
   assert.deepEqual([missing.code, missing.stdout], [1, ""]);
   assert.equal(missing.stderr, "error: bundle no/such/bundle: no such folder; pass the folder written by 'mobilebert-edge export'\n");
-  for (const argv of [["predict"], ["predict", "--batch-size", "0", "b", "t"], ["predict", "--nope", "b"], ["frobnicate"], ["check", "a", "b"]]) {
+  for (const argv of [["predict"], ["predict", "--batch-size", "0", "b", "t"], ["predict", "--nope", "b"], ["frobnicate"], ["check", "a", "b"], ["check", "--threads", "100000", "b"]]) {
     const done = cli(argv);
     assert.equal(done.code, 2, `${argv}: ${done.stderr}`);
     assert.match(done.stderr, /^usage: /);
