@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import itertools
 import json
 import random
 from pathlib import Path
@@ -53,3 +54,22 @@ def read_table(path: Path) -> list[dict[str, Any]]:
         if name.endswith(".jsonl"):
             return [json.loads(line) for line in handle]
         return list(csv.DictReader(handle, delimiter="\t" if name.endswith(".tsv") else ","))
+
+
+def interrupted_job(monkeypatch: Any, bundle: Path, src: Path, out: Path, parts: int, **options: Any) -> None:
+    """Run ``score_file`` until it dies (like a kill) after writing ``parts`` chunks; its work folder stays."""
+    import pytest
+
+    import edge_runtime.scoring.files as scoring
+
+    real, calls = scoring.write_part, itertools.count()
+
+    def write_part(*args: Any, **kwargs: Any) -> Any:
+        if next(calls) == parts:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scoring, "write_part", write_part)
+    with pytest.raises(KeyboardInterrupt):
+        scoring.score_file(bundle, src, out, progress=False, **options)
+    monkeypatch.undo()

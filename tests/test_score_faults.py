@@ -4,7 +4,6 @@ and turns every read or write fault into one ``error:`` line (exit 1) naming the
 from __future__ import annotations
 
 import gzip
-import itertools
 import json
 import os
 import re
@@ -13,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from score_helpers import read_table, review_rows, write_table
+from score_helpers import interrupted_job, read_table, review_rows, write_table
 
 from edge_runtime.scoring import score_file
 from edge_runtime.scoring.tables import ScoreError
@@ -30,19 +29,6 @@ def one_error(capsys, *argv: str) -> str:
     assert code == 1, err
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
     return lines[0]
-
-
-def _crash_after(monkeypatch, parts: int) -> None:
-    import edge_runtime.scoring.files as scoring
-
-    real, calls = scoring.write_part, itertools.count()
-
-    def write_part(*args, **kwargs):
-        if next(calls) == parts:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(scoring, "write_part", write_part)
 
 
 # ---- 1. the input is never overwritten ------------------------------------------------------
@@ -89,10 +75,7 @@ def test_resume_scores_again_a_truncated_or_corrupted_finished_part(tmp_path, ti
     reference = tmp_path / "reference.csv"
     score_file(tiny_bundle, src, reference, chunk_rows=20, progress=False)
     out = tmp_path / "out.csv"
-    _crash_after(monkeypatch, parts=4)
-    with pytest.raises(KeyboardInterrupt):
-        score_file(tiny_bundle, src, out, chunk_rows=20, progress=False)
-    monkeypatch.undo()
+    interrupted_job(monkeypatch, tiny_bundle, src, out, parts=4, chunk_rows=20)
     work = tmp_path / "out.csv.partial"
     truncated, flipped = work / "part-000001.csv", work / "part-000002.csv"
     truncated.write_bytes(truncated.read_bytes()[:-40])
@@ -110,10 +93,7 @@ def test_resume_scores_again_a_truncated_or_corrupted_finished_part(tmp_path, ti
 def test_resume_refuses_an_input_edited_in_place_with_its_mtime_restored(tmp_path, tiny_bundle, monkeypatch):
     src = write_table(tmp_path / "in.csv", ROWS)
     out = tmp_path / "out.csv"
-    _crash_after(monkeypatch, parts=2)
-    with pytest.raises(KeyboardInterrupt):
-        score_file(tiny_bundle, src, out, chunk_rows=20, progress=False)
-    monkeypatch.undo()
+    interrupted_job(monkeypatch, tiny_bundle, src, out, parts=2, chunk_rows=20)
     stat = src.stat()
     src.write_bytes(src.read_bytes().replace(b"good", b"bad!", 1))  # same size
     os.utime(src, ns=(stat.st_atime_ns, stat.st_mtime_ns))

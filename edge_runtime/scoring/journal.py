@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.atomic import atomic_write
+from edge_runtime.bundle import sha256_file
 from edge_runtime.scoring.tables import ScoreError
 
 JOURNAL = "journal.json"
@@ -28,14 +29,6 @@ JOURNAL_FORMAT = "mobilebert-edge-score-journal"
 JOURNAL_VERSION = 2
 WHOLE_FILE_HASH_BYTES = 64 << 20  # inputs up to this size are hashed whole for resuming
 EDGE_BLOCK_BYTES = 1 << 20  # else their first and last blocks of this size
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def input_fingerprint(path: str | Path) -> dict[str, Any]:
@@ -47,7 +40,7 @@ def input_fingerprint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     stat = os.stat(path)
     if stat.st_size <= WHOLE_FILE_HASH_BYTES:
-        content = {"sha256": _sha256_file(path), "hashed": "whole file"}
+        content = {"sha256": sha256_file(path), "hashed": "whole file"}
     else:
         digest = hashlib.sha256()
         with open(path, "rb") as handle:
@@ -111,7 +104,7 @@ class WorkFolder:
             return None
         try:
             mark = json.loads(marker.read_text(encoding="utf-8"))
-            intact = (part.stat().st_size == mark["bytes"] and _sha256_file(part) == mark["sha256"]
+            intact = (part.stat().st_size == mark["bytes"] and sha256_file(part) == mark["sha256"]
                       and all(isinstance(mark.get(k), int) for k in ("start", "rows", "errors")))
         except (OSError, ValueError, KeyError, TypeError):
             intact = False
@@ -126,7 +119,7 @@ class WorkFolder:
         fsync_path(part)
         fsync_path(self.path)  # the part's rename
         _write_json(self.marker(index), {"start": start, "rows": rows, "errors": errors, "unsure": unsure,
-                                         "bytes": part.stat().st_size, "sha256": _sha256_file(part)})
+                                         "bytes": part.stat().st_size, "sha256": sha256_file(part)})
         fsync_path(self.path)  # the marker's rename
 
     def check_free(self, *, resume: bool, overwrite: bool) -> None:
