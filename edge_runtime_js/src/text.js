@@ -5,6 +5,7 @@
 
 import { BundleError, InputError } from "./errors.js";
 import { truncateIds } from "./truncation.js";
+import { contentIds } from "./window.js";
 import { WordPieceTokenizer } from "./wordpiece.js";
 
 const PAD_TOKENS = ["[PAD]", "<pad>", "<PAD>"];
@@ -60,11 +61,12 @@ export class TextEncoder {
   }
 
   /**
-   * Content ids of a text, before truncation (no special tokens).
-   * @param {string} text
+   * Refuse what is not a string or not valid Unicode, naming the text.
+   * @param {unknown} text
    * @param {number} index the text's number in error messages
+   * @returns {asserts text is string}
    */
-  contentIds(text, index = 0) {
+  checkText(text, index) {
     if (typeof text !== "string") throw new InputError(`text ${index} is not a string`, { expected: "str", found: text === null ? "NoneType" : typeof text });
     const lone = text.search(/\p{Cs}/u);
     if (lone !== -1) {
@@ -72,7 +74,16 @@ export class TextEncoder {
         hint: "the input was probably decoded with the wrong encoding; pass UTF-8 text",
       });
     }
-    return this.tokenizer.encode(text);
+  }
+
+  /**
+   * Content ids of a text after the truncation rule (only the ends of a long text are tokenized).
+   * @param {string} text
+   * @param {number} index the text's number in error messages
+   */
+  keptIds(text, index = 0) {
+    this.checkText(text, index);
+    return contentIds(this.tokenizer, text, this.budget, this.rule, this.headTokens);
   }
 
   /**
@@ -82,7 +93,7 @@ export class TextEncoder {
    * @returns {number[][]}
    */
   encodeIds(texts, offset = 0) {
-    return texts.map((text, i) => [...this.prefix, ...truncateIds(this.contentIds(text, offset + i), this.budget, this.rule, this.headTokens), ...this.suffix]);
+    return texts.map((text, i) => [...this.prefix, ...this.keptIds(text, offset + i), ...this.suffix]);
   }
 
   /**

@@ -96,19 +96,29 @@ export class WordPieceTokenizer {
    * @returns {number[]}
    */
   encode(text) {
-    const ids = [];
+    return this.encodeWords(text).flat();
+  }
+
+  /**
+   * Content ids of a text grouped by word (an added token, or a word of the pre-tokenizer), as
+   * `tokenizers`' `word_ids` group them.
+   * @param {string} text
+   * @returns {number[][]}
+   */
+  encodeWords(text) {
+    const words = [];
     for (const piece of splitAdded(text, this.rawAdded)) {
       if (typeof piece === "number") {
-        ids.push(piece);
+        words.push([piece]);
         continue;
       }
       const normalized = this.normalize(piece);
       for (const part of splitAdded(normalized, this.normAdded)) {
-        if (typeof part === "number") ids.push(part);
-        else for (const word of this.words(part)) this.wordPiece(word, ids);
+        if (typeof part === "number") words.push([part]);
+        else for (const word of this.words(part)) words.push(this.wordPiece(word, []));
       }
     }
-    return ids;
+    return words;
   }
 
   /** @param {string} text */
@@ -168,6 +178,7 @@ export class WordPieceTokenizer {
    * Greedy longest-match pieces of one word, appended to `ids` (the unknown token if any part fails).
    * @param {string} word
    * @param {number[]} ids
+   * @returns {number[]} ids
    */
   wordPiece(word, ids) {
     const chars = Array.from(word);
@@ -175,6 +186,7 @@ export class WordPieceTokenizer {
       const id = this.vocab.get(this.unkToken);
       if (id === undefined) throw new BundleError(`tokenizer.json: the unknown token ${this.unkToken} is not in the vocabulary`);
       ids.push(id);
+      return ids;
     };
     if (chars.length > this.maxChars) return unk();
     const pieces = [];
@@ -193,6 +205,7 @@ export class WordPieceTokenizer {
       start = end;
     }
     ids.push(...pieces);
+    return ids;
   }
 }
 

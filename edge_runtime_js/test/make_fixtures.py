@@ -69,6 +69,22 @@ def generated_texts(n: int, seed: int = 0) -> list[str]:
     return [t for t in texts if t.strip()]
 
 
+def window_texts() -> list[str]:
+    """Long texts with few tokens per character, where the runtime's window must grow and drop the word
+    its edge cuts: long space runs, words over 100 characters (one [UNK] each, pieces when cut), CJK."""
+    rng = random.Random(2)
+    texts = []
+    for _ in range(12):
+        words = []
+        for _ in range(rng.randint(200, 900)):
+            kind = rng.random()
+            word = ("x" * rng.randint(90, 180) if kind < 0.4 else "中文" * rng.randint(1, 3) if kind < 0.5
+                    else rng.choice(["film", "great", "boring", "naïve", "😀", "[SEP]", "well-made"]))
+            words.append(word + " " * rng.randint(1, 80))
+        texts.append("".join(words))
+    return texts
+
+
 def imdb_reviews(n: int) -> list[tuple[str, int]]:
     from bench.heldout import heldout
 
@@ -88,7 +104,7 @@ def token_parity(out: Path) -> None:
 
     reviews = [text for text, _ in imdb_reviews(N_IMDB)]
     long = [" ".join(reviews[i : i + 6]) for i in range(0, 60, 6)]  # far over the limit
-    texts = EDGE_CASES + generated_texts(400) + long + reviews
+    texts = EDGE_CASES + generated_texts(400) + long + window_texts() + reviews
     texts = [t for t in texts if t.strip()]
     tokenizer = minilm_dir() / "tokenizer.json"
     cases = []
