@@ -107,7 +107,7 @@ def _format(text: str, probabilities: Iterable[float], labels: list[str], as_jso
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Classify texts from the arguments, stdin, or an interactive prompt.
+    """Classify texts from the arguments, stdin (``-``, or no arguments and a pipe), or an interactive prompt.
 
     An empty or whitespace-only text gets one ``error:`` line on stderr naming its number (or stdin
     line) instead of a prediction; the other texts are still classified, and the exit code is 1.
