@@ -6,6 +6,10 @@ import csv
 import gzip
 import itertools
 import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 import random
 from pathlib import Path
 from typing import Any
@@ -73,3 +77,32 @@ def interrupted_job(monkeypatch: Any, bundle: Path, src: Path, out: Path, parts:
     with pytest.raises(KeyboardInterrupt):
         scoring.score_file(bundle, src, out, progress=False, **options)
     monkeypatch.undo()
+
+
+@contextmanager
+def small_disks(root: Path) -> Iterator[Callable[..., Path]]:
+    """``mount(kib, options="")``: a tmpfs of that size under ``root`` (a full disk, ``"ro"`` a read-only one).
+
+    Every mount is undone on exit. Skips the test when it does not run as root or cannot mount.
+    """
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounts: list[Path] = []
+
+    def mount(kib: int, options: str = "") -> Path:
+        point = root / f"disk{len(mounts)}"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k{',' + options if options else ''}",
+                               "tmpfs", str(point)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+        mounts.append(point)
+        return point
+
+    try:
+        yield mount
+    finally:
+        for point in mounts:
+            subprocess.run(["umount", str(point)], check=False)

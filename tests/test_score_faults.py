@@ -7,12 +7,11 @@ import gzip
 import json
 import os
 import re
-import subprocess
 import threading
 from pathlib import Path
 
 import pytest
-from score_helpers import interrupted_job, read_table, review_rows, write_table
+from score_helpers import interrupted_job, read_table, review_rows, small_disks, write_table
 
 from edge_runtime.scoring import score_file
 from edge_runtime.scoring.tables import ScoreError
@@ -256,24 +255,8 @@ def test_report_naming_an_existing_file_is_refused_before_evaluating(tmp_path, t
 # ---- 9. faults of the disk: a small tmpfs (needs root) ---------------------------------------
 @pytest.fixture
 def small_disk(tmp_path):
-    """Mount a tmpfs of a given size (KiB) and options under tmp_path; unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mounts: list[Path] = []
-
-    def mount(kib: int, options: str = "") -> Path:
-        point = tmp_path / f"disk{len(mounts)}"
-        point.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k{',' + options if options else ''}",
-                               "tmpfs", str(point)], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
-        mounts.append(point)
-        return point
-
-    yield mount
-    for point in mounts:
-        subprocess.run(["umount", str(point)], check=False)
+    with small_disks(tmp_path) as mount:
+        yield mount
 
 
 def test_a_full_disk_while_writing_a_part_is_one_error(tmp_path, tiny_bundle, capsys, small_disk):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from score_helpers import read_table, review_rows, write_table
+from score_helpers import read_table, review_rows, small_disks, write_table
 
 from edge_runtime.scoring.tables import ScoreError
 from edge_runtime.scoring import score_file
@@ -173,3 +173,13 @@ def test_ray_faults_are_one_error(tmp_path, tiny_bundle_fp32, local_ray, capsys)
                       "--engine", "ray")
     assert line.startswith(f"error: {truncated}: "), line
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_ray_on_a_full_disk_is_one_error(tmp_path, tiny_bundle_fp32, local_ray, capsys):
+    src = write_table(tmp_path / "in.csv", review_rows(2000, seed=5))
+    with small_disks(tmp_path) as mount:
+        out = mount(16) / "out.csv"
+        line = _one_error(capsys, "score", str(tiny_bundle_fp32), str(src), "--out", str(out), "--engine", "ray")
+        assert line.startswith(f"error: cannot write {out}: "), line
+        assert line.endswith("No space left on device; free some space on that disk or write elsewhere"), line
+        assert not out.exists()

@@ -27,7 +27,7 @@ from edge_runtime.scoring.base import (
     threads_per_worker,
 )
 from edge_runtime.scoring.faults import writing
-from edge_runtime.scoring.journal import WorkFolder, input_fingerprint, manifest_sha256
+from edge_runtime.scoring.journal import WorkFolder, fsync_path, input_fingerprint, manifest_sha256
 from edge_runtime.scoring.local import LocalPredictor, PoolPredictor
 from edge_runtime.scoring.paths import check_file_output, check_not_input
 from edge_runtime.scoring.output import OutputColumns, assemble, parquet_schema, scored_columns, write_part
@@ -163,7 +163,9 @@ def score_file(
         with writing(output_path):
             try:
                 assemble([work.part(i) for i in range(chunks)], tmp, out_format, gzipped, order, schema)
+                fsync_path(tmp)
                 os.replace(tmp, output_path)
+                fsync_path(output_path.parent)  # the rename
             finally:
                 tmp.unlink(missing_ok=True)
         work.remove()
