@@ -45,8 +45,11 @@ def first_file(path: Path) -> Path:
 
 
 def input_columns(path: Path, fmt: str, chunk_rows: int) -> tuple[list[str], Chunk | None]:
-    """The input's columns and first chunk, read by the local reader (a folder: its first file)."""
-    reader = TableReader(first_file(path), fmt, chunk_rows)
+    """The input's columns and first chunk, read by the local reader (a folder: its first file).
+
+    CSV/TSV as UTF-8, the one encoding Ray's reader reads (no detection pass over the whole file).
+    """
+    reader = TableReader(first_file(path), fmt, chunk_rows, "utf-8" if fmt in ("csv", "tsv") else None)
     first = next(iter(reader), None) if fmt == "jsonl" else None
     return reader.columns, first
 
