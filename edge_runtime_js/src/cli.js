@@ -98,35 +98,52 @@ function parse(argv) {
 }
 
 /**
- * Lines of stdin as UTF-8 (a leading BOM dropped), or the interactive prompt's sentences.
+ * Lines of stdin as UTF-8 (a leading BOM dropped), streamed: one line in memory at a time.
  * @returns {AsyncGenerator<string>}
  */
 async function* stdinLines() {
-  const chunks = [];
-  for await (const chunk of process.stdin) chunks.push(chunk);
-  const bytes = Buffer.concat(chunks);
-  let text;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    const line = bytes.subarray(0, firstBadByte(bytes)).toString("latin1").split("\n").length;
-    throw new InputError(`stdin line ${line} is not valid UTF-8`, { hint: "convert the input to UTF-8 first, e.g. iconv -f cp949 -t utf-8" });
-  }
-  const lines = text.split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  for (const line of lines) yield line.replace(/\r$/, "");
-}
-
-/** @param {Buffer} bytes */
-function firstBadByte(bytes) {
-  for (let end = 1; end <= bytes.length; end++) {
+  let number = 0;
+  const decode = (bytes) => {
+    number++;
     try {
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, end), { stream: true });
+      return new TextDecoder("utf-8", { fatal: true, ignoreBOM: number !== 1 }).decode(bytes).replace(/[\r\n]+$/, "");
     } catch {
-      return end - 1;
+      throw new InputError(`stdin line ${number} is not valid UTF-8 (byte ${firstBadByte(bytes) + 1})`, {
+        hint: "convert the input to UTF-8 first, e.g. iconv -f cp949 -t utf-8",
+      });
+    }
+  };
+  let rest = Buffer.alloc(0);
+  for await (const chunk of process.stdin) {
+    rest = Buffer.concat([rest, chunk]);
+    let end;
+    while ((end = rest.indexOf(0x0a)) !== -1) {
+      yield decode(rest.subarray(0, end + 1));
+      rest = rest.subarray(end + 1);
     }
   }
-  return bytes.length;
+  if (rest.length) yield decode(rest);
+}
+
+/**
+ * Index of the first byte of the first invalid UTF-8 sequence (Python's `UnicodeDecodeError.start`).
+ * @param {Uint8Array} bytes
+ */
+function firstBadByte(bytes) {
+  const decodes = (end, stream) => {
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, end), { stream });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let end = 1;
+  while (end <= bytes.length && decodes(end, true)) end++;
+  // the bad sequence starts after the last complete character before the byte that broke it
+  let start = Math.min(end, bytes.length);
+  while (start > 0 && !decodes(start, false)) start--;
+  return start;
 }
 
 async function* promptLines() {

@@ -60,7 +60,7 @@ test("stdin: one text per line; '-' reads stdin too", () => {
   assert.equal(cli(["predict", bundle, "-"], "fine\n").code, 0);
   assert.equal(cli(["predict", bundle], "").stderr, "error: read no text from stdin; pass texts as arguments, or pipe one text per line\n");
   const bad = cli(["predict", bundle], Buffer.from([0x61, 0x0a, 0xff, 0x0a]));
-  assert.equal(bad.stderr, "error: stdin line 2 is not valid UTF-8; convert the input to UTF-8 first, e.g. iconv -f cp949 -t utf-8\n");
+  assert.equal(bad.stderr, "error: stdin line 2 is not valid UTF-8 (byte 1); convert the input to UTF-8 first, e.g. iconv -f cp949 -t utf-8\n");
 });
 
 test("a user error is one error: line and exit 1; a usage error exits 2", () => {
