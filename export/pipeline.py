@@ -47,14 +47,18 @@ def _save_tokenizer(tokenizer, path: Path) -> None:
 
 
 def _evaluation(logits: Any, truth: Any, ckpt: Any, tokenizer: Any, texts: list[str], *,
-                reference: Any = None) -> dict[str, Any]:
-    """The report's numbers for the bundle's logits on the evaluation texts (int8 against fp32 ``reference``)."""
+                reference: Any = None, temperature: float = 1.0) -> dict[str, Any]:
+    """The report's numbers for the bundle's logits on the evaluation texts (int8 against fp32 ``reference``),
+    with its ``temperature`` (and the numbers without it when it is not 1)."""
+    from edge_runtime.classifier import probabilities
     from edge_runtime.evaluation.run import evaluate_arrays
     from mobilebert_edge.train.evaluate import token_counts
 
     return evaluate_arrays(
-        evaluate.softmax(logits), truth, ckpt.labels, lengths=token_counts(tokenizer, texts), max_length=ckpt.max_length,
-        texts=texts, reference=None if reference is None else evaluate.softmax(reference), names=("int8", "fp32"),
+        probabilities(logits, temperature), truth, ckpt.labels, lengths=token_counts(tokenizer, texts),
+        max_length=ckpt.max_length, texts=texts, names=("int8", "fp32"),
+        reference=None if reference is None else probabilities(reference, temperature),
+        before=probabilities(logits) if temperature != 1.0 else None, temperature=temperature,
     )
 
 
@@ -238,7 +242,7 @@ def export_bundle(
                                                final_session, encoder, log)
             t = calibration_entry["temperature"] if calibration_entry else 1.0
             if eval_texts:
-                evaluation = _evaluation(got / t, truth, ckpt, hf_tokenizer, eval_texts, reference=ref / t)
+                evaluation = _evaluation(got, truth, ckpt, hf_tokenizer, eval_texts, reference=ref, temperature=t)
             if eval_texts and quant["accuracy_drop_points"] > max_accuracy_drop:
                 written = _write_evaluation(_refused_folder(out), evaluation, out, ckpt, eval_path, "int8", len(eval_texts))
                 raise QualityGateError(
@@ -262,7 +266,7 @@ def export_bundle(
                                                final_session, encoder, log)
             t = calibration_entry["temperature"] if calibration_entry else 1.0
             if eval_texts:
-                evaluation = _evaluation(probs / t, truth, ckpt, hf_tokenizer, eval_texts)
+                evaluation = _evaluation(probs, truth, ckpt, hf_tokenizer, eval_texts, temperature=t)
 
         gold = golden_mod.golden(final_session, encoder, list(golden_texts) if golden_texts else golden_mod.pick_texts(eval_texts),
                                  atol=golden_mod.atol_for(precision), temperature=t, labels=ckpt.labels)

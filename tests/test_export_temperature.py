@@ -97,6 +97,11 @@ def test_export_stores_the_fit_and_labels_never_change(calibrated_pair):
     assert entry["fitted"] and entry["source"] == "eval.csv" and entry["texts"] == 120
     assert entry["temperature"] != 1.0
     assert json.loads((off / "manifest.json").read_text())["calibration"] is None
+    report = json.loads((on / "report" / "report.json").read_text())  # the export's evaluation, with and without T
+    assert report["calibration_before"]["temperature"] == entry["temperature"]
+    assert report["calibration"]["ece"] == pytest.approx(entry["after"]["ece"], abs=1e-6)
+    assert report["calibration_before"]["ece"] == pytest.approx(entry["before"]["ece"], abs=1e-6)
+    assert "calibration_before" not in json.loads((off / "report" / "report.json").read_text())
     texts = [row["text"] for row in csv.DictReader(data.open())] + ["A wonderful film.", "meh"]
     calibrated, plain = Classifier.load(on), Classifier.load(off)
     assert calibrated.temperature == entry["temperature"] and plain.temperature == 1.0

@@ -111,12 +111,13 @@ def evaluate_file(
 def evaluate_arrays(
     probabilities: np.ndarray, gold: Sequence[int], labels: Sequence[str], *, lengths: Sequence[int] | None = None,
     max_length: int | None = None, texts: Sequence[str] | None = None, reference: np.ndarray | None = None,
-    names: tuple[str, str] = ("A", "B"),
+    names: tuple[str, str] = ("A", "B"), before: np.ndarray | None = None, temperature: float = 1.0,
 ) -> dict[str, Any]:
     """The same result from arrays in memory (training's validation split, export's evaluation texts).
 
     ``reference`` (probabilities of a second model, same columns) adds the comparison of ``names[0]``
-    (these probabilities) against ``names[1]`` (the reference).
+    (these probabilities) against ``names[1]`` (the reference); ``before`` (the same model's probabilities
+    without its ``temperature``) adds ``calibration_before``, as ``evaluate_file`` does.
     """
     tally = Tally(labels, max_length)
     rows = list(range(1, len(gold) + 1))
@@ -126,4 +127,8 @@ def evaluate_arrays(
         pair = PairTally(labels, names)
         pair.add(probabilities, reference, gold, texts=texts, rows=rows)
         result["comparison"] = pair.result()
+    if before is not None:
+        uncalibrated = Tally(labels, shown=0)
+        uncalibrated.add(before, gold)
+        result["calibration_before"] = {"temperature": temperature, **uncalibrated.result()["calibration"]}
     return result
