@@ -14,7 +14,7 @@ Writes into ``edge_runtime_js/.fixtures`` (gitignored):
   exported int8) and ``minilm-int8.json``: 2,000 held-out IMDb reviews with Python's probabilities;
 - ``cli.json``: the Python CLI's output for ``predict`` and ``check`` on the tiny bundles;
 - ``schema.json``: ``edge_runtime.manifest_schema.SCHEMA``.
-Heavy steps (training, export of MiniLM) run only when their output is missing.
+Training and exports run only when their output is missing (delete the folder to rebuild it).
 """
 
 from __future__ import annotations
@@ -161,13 +161,15 @@ def tiny(out: Path) -> None:
     texts = [t for t in texts if t.strip()]
     for precision in ("fp32", "int8"):
         bundle = out / f"tiny-{precision}"
-        export(checkpoint, bundle, "--precision", precision)
+        if not (bundle / "manifest.json").exists():
+            export(checkpoint, bundle, "--precision", precision)
         predictions(bundle, texts, out / f"tiny-{precision}.json")
     cli_runs(out)
 
 
 def imdb(out: Path) -> None:
-    """A MiniLM fine-tuned one short epoch on the tutorial sample, exported int8 (cached)."""
+    """A MiniLM fine-tuned one short epoch on the tutorial sample, exported int8 (cached: a checkpoint
+    already in ``minilm-checkpoint/``, e.g. one of ``train``'s runs on the tutorial sample, is used as is)."""
     from conftest import TUTORIAL_CSV
 
     checkpoint, bundle = out / "minilm-checkpoint", out / "minilm-int8"
