@@ -56,6 +56,8 @@ VARIANTS = [
     ("mobilebert", "int8, graph pass (NoNorm folded + MultiHeadAttention + smoothing in the kernels)", {}, {}),
 ]
 MOBILEBERT_DEV = 500
+# Measured first (VARIANTS indices): the rows the goals are read from; floors and profiles follow them.
+CORE = (4, 5, 9, 0, 1, 2)
 FLOOR_SHAPES = {"minilm": (4096, 384, 1536), "mobilebert": (4096, 128, 512)}  # each model's feed-forward MatMul
 
 
@@ -183,7 +185,8 @@ def write_jsonl(path: Path, table) -> Path:
 
 
 def run(args: argparse.Namespace, work: Path, log) -> dict:
-    """Export every variant, measure it; return the results (JSON-ready, also saved in ``work``)."""
+    """Export every variant and measure it, the core ones (``CORE``) first, then floors and profiles, then
+    the rest; the results so far are saved in ``work``/results.json after each step."""
     from mobilebert_edge.export import export_bundle
 
     texts = heldout(args.n)["text"].tolist()
@@ -192,11 +195,15 @@ def run(args: argparse.Namespace, work: Path, log) -> dict:
     evaluation = write_jsonl(work / "evaluation.jsonl", pool.iloc[200:400])
     dev = pool.iloc[400:]["text"].tolist()
     checkpoints = {"minilm": args.minilm, "mobilebert": args.mobilebert}
-    rows, probabilities = [], {}
-    for tag, variant, options, settings in VARIANTS:
-        if checkpoints[tag] is None:
-            continue
-        bundle = work / f"{tag}-{len(rows)}"
+    results = {"rows": [], "floors": {}, "profiles": {}, "n": len(texts), "dev_n": len(dev),
+               "latency_n": args.latency_n, "threads": args.threads, "cold_runs": args.cold_runs}
+    rows, reference = results["rows"], {}
+    order = [i for i in (*CORE, *(i for i in range(len(VARIANTS)) if i not in CORE))
+             if checkpoints[VARIANTS[i][0]] is not None]
+    core = sum(1 for i in CORE if i in order)
+    for step, index in enumerate(order):
+        tag, variant, options, settings = VARIANTS[index]
+        bundle = work / f"{tag}-{index}"
         # our own checkpoints calibrate on their validation texts; the random one on 200 training-pool reviews
         extra = {} if (checkpoints[tag] / "mobilebert_edge.json").exists() else {
             "calibration_data": calibration, "eval_data": evaluation}
@@ -207,31 +214,35 @@ def run(args: argparse.Namespace, work: Path, log) -> dict:
         measured = speed(bundle, texts, dev if tag == "minilm" else dev[:MOBILEBERT_DEV], args.threads,
                          args.latency_n, args.rounds)
         cold, rss = fresh_process(COLD_START.format(bundle=str(bundle), threads=args.threads, text=PROBE), args.cold_runs)
-        probabilities[(tag, variant)] = measured.pop("dev")
-        fp32 = probabilities[(tag, next(v for t, v, o, _ in VARIANTS if t == tag and o.get("precision") == "fp32"))]
-        got = probabilities[(tag, variant)]
+        got = measured.pop("dev")
+        fp32 = reference.setdefault(tag, got)  # the first fp32 bundle measured of this model
         rows.append({
-            "model": tag, "variant": variant, "bundle": str(bundle), "nodes": report["graph"]["nodes_after"],
-            "ops": report["graph"]["ops"], **measured, "cold_s": cold, "rss_mib": rss,
-            "agreement": float((got.argmax(1) == fp32.argmax(1)).mean() * 100),
+            "index": index, "model": tag, "variant": variant, "bundle": str(bundle),
+            "nodes": report["graph"]["nodes_after"], "ops": report["graph"]["ops"], **measured, "cold_s": cold,
+            "rss_mib": rss, "agreement": float((got.argmax(1) == fp32.argmax(1)).mean() * 100),
             "max_diff": float(np.abs(got - fp32).max()),
         })
         log(f"{MODELS[tag]} {variant}: {json.dumps({k: v for k, v in rows[-1].items() if k != 'ops'})}")
-    floors = {}
+        if step == core - 1:
+            floors_and_profiles(results, checkpoints, texts, args, work)
+        (work / "results.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+def floors_and_profiles(results: dict, checkpoints: dict, texts: list[str], args, work: Path) -> None:
+    """Each model's int8 MatMul floor and the profiles of the ``--profile`` variants, into ``results``."""
     for tag in checkpoints:
-        int8 = [row for row in rows if row["model"] == tag and row["variant"].startswith("int8")]
+        int8 = [row for row in results["rows"] if row["model"] == tag and row["variant"].startswith("int8")]
         if int8:
             gops = plain_matmul_gops(*FLOOR_SHAPES[tag], args.threads, work)
             bundle = Path(int8[-1]["bundle"])
             macs, tokens = int8_macs_per_token(bundle), padded_tokens(bundle, texts)
-            floors[tag] = {"gops": gops, "macs_per_token": macs, "tokens_per_review": tokens,
-                           "ms_per_review": 2 * macs * tokens / (gops * 1e9) * 1000}
-    profiles = {f"{MODELS[row['model']]} {row['variant']}": profile(Path(row["bundle"]), texts, args.threads, work)
-                for row in rows if row["variant"] in args.profile}
-    results = {"rows": rows, "floors": floors, "profiles": profiles, "n": len(texts), "dev_n": len(dev),
-               "latency_n": args.latency_n, "threads": args.threads, "cold_runs": args.cold_runs}
-    (work / "results.json").write_text(json.dumps(results, indent=1))
-    return results
+            results["floors"][tag] = {"gops": gops, "macs_per_token": macs, "tokens_per_review": tokens,
+                                      "ms_per_review": 2 * macs * tokens / (gops * 1e9) * 1000}
+    for row in results["rows"]:
+        if row["variant"] in args.profile:
+            name = f"{MODELS[row['model']]} {row['variant']}"
+            results["profiles"][name] = profile(Path(row["bundle"]), texts, args.threads, work)
 
 
 def report(results: dict, command: str) -> str:
@@ -252,6 +263,7 @@ def report(results: dict, command: str) -> str:
         "cold start | peak RSS | label agreement with fp32 | max prob diff | size |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    rows = sorted(rows, key=lambda row: row["index"])
     for row in rows:
         floor = floors.get(row["model"], {}).get("ms_per_review")
         ratio = f"{row['ms'] / floor:.2f}x" if floor and row["variant"].startswith("int8") else ""
