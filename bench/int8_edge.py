@@ -287,8 +287,38 @@ def report(results: dict, command: str) -> str:
         if f"{MODELS[row['model']]} {row['variant']}" in results["profiles"]:
             top = ", ".join(f"{op} {n}" for op, n in sorted(row["ops"].items(), key=lambda kv: -kv[1])[:10])
             lines += ["", f"{MODELS[row['model']]} {row['variant']}, stored ops: {top}."]
+    lines += goals(rows, floors)
     lines += ["", f"Command (from the repository root): `{command}`"]
     return "\n".join(lines) + "\n"
+
+
+def goals(rows: list[dict], floors: dict) -> list[str]:
+    """The goals, read from the rows of the export defaults (MobileBERT with its graph pass, MiniLM with the
+    attention arrangement static int8 uses now)."""
+    from mobilebert_edge.export.optimize import ATTENTION_FOR
+
+    minilm_variant = VARIANTS[1 if ATTENTION_FOR["static"] == "Attention" else 2][1]
+    by_name = {(row["model"], row["variant"]): row for row in rows}
+    minilm, mobilebert = by_name.get(("minilm", minilm_variant)), by_name.get(("mobilebert", VARIANTS[-1][1]))
+    before = by_name.get(("mobilebert", VARIANTS[5][1]))
+    if minilm is None or mobilebert is None:
+        return []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "not met"
+
+    batch, single = mobilebert["ms"] / minilm["ms"], mobilebert["p50"] / minilm["p50"]
+    lines = ["", f"Goals (export defaults: MobileBERT with its graph pass, MiniLM int8 with {minilm_variant[6:]}):"]
+    was = f" (without the pass {before['ms'] / minilm['ms']:.2f}x)" if before else ""
+    lines.append(f"- MobileBERT int8 at most 1.6x MiniLM-L6 int8 per review at batch 32: {batch:.2f}x{was}, {verdict(batch <= 1.6)}")
+    was = f" (without the pass {before['p50'] / minilm['p50']:.2f}x)" if before else ""
+    lines.append(f"- and at most 1.8x at batch-1 p50: {single:.2f}x{was}, {verdict(single <= 1.8)}")
+    if "minilm" in floors:
+        ratio = minilm["ms"] / floors["minilm"]["ms_per_review"]
+        lines.append(f"- MiniLM-L6 int8 at most 2x its int8 MatMul floor: {ratio:.2f}x, {verdict(ratio <= 2)}")
+    lines.append(f"- MiniLM int8 labels agree with fp32 on at least 99% of the dev reviews: {minilm['agreement']:.2f}%, "
+                 f"{verdict(minilm['agreement'] >= 99)}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
