@@ -19,6 +19,9 @@ WHAT_TO_DO = ("; pass a local Hugging Face model folder with --model PATH, or ru
 
 @pytest.fixture()
 def no_hub(monkeypatch) -> None:
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # read from the environment at import
     monkeypatch.setenv("HF_ENDPOINT", UNREACHABLE)
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
                  "all_proxy", "ALL_PROXY"):

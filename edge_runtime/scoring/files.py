@@ -84,10 +84,6 @@ def score_file(
     predictor: Any = (LocalPredictor(bundle, threads, batch_size, batch_tokens) if workers == 1
                       else PoolPredictor(bundle, workers, threads, batch_size, batch_tokens))
     labels = predictor.labels
-    if log:  # how the input is read, once the job is known to start
-        for note in (reader.encoding_note(), column_note(input_path, column, text_column)):
-            if note:
-                log(note)
     names = OutputColumns.for_input(reader.columns, labels, flag_unsure=min_confidence is not None)
     order = reader.columns + names.all
     summary = ScoreSummary(output_path, text_column=column, columns=order, min_confidence=min_confidence)
@@ -101,6 +97,10 @@ def score_file(
                     **({} if min_confidence is None else {"min_confidence": min_confidence})},
     }
     make_parent(output_path)  # once the input, options and bundle are known to be good
+    if log:  # how the input is read, once the job is known to start
+        for note in (reader.encoding_note(), column_note(input_path, column, text_column)):
+            if note:
+                log(note)
     bar = ProgressLine(enabled=progress)
     cancel = True
     try:
