@@ -217,3 +217,12 @@ def test_smoothing_folds_into_the_kernels_that_compute_it(tiny_mobilebert_dir: P
     assert ops(tmp_path / "muls" / "model.onnx")["Mul"] == smoothing["activations"]
     folded, muls = (Classifier.load(tmp_path / name).predict_proba(TEXTS) for name in ("folded", "muls"))
     np.testing.assert_allclose(folded, muls, rtol=0, atol=1e-4)
+
+
+def test_a_fused_graph_onnxruntime_cannot_run_is_not_applied(tiny_raw, tmp_path: Path):
+    """A wrong head count (3, which does not divide the 32-wide projections) leaves the graph unfused with
+    the reason, instead of failing the export."""
+    _, raw, config = tiny_raw
+    info = fuse_mobilebert(raw, tmp_path / "fused.onnx", 3)
+    assert not info["applied"] and info["reason"].startswith("onnxruntime cannot run the fused graph (")
+    assert fuse_mobilebert(raw, tmp_path / "fused.onnx", config.num_attention_heads)["applied"]

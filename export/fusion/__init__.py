@@ -40,6 +40,14 @@ def fuse_mobilebert(src: Path, out: Path, num_heads: int, passes: tuple[str, ...
     if attention and not any(op.domain == "com.microsoft" for op in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save(model, str(out))
+    try:  # loads and runs (a head count that does not divide the projections fails only when run)
+        import numpy as np
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        session.run(None, {item.name: np.ones((2, 4), np.int64) for item in session.get_inputs()})
+    except Exception as error:  # noqa: BLE001 - onnxruntime's own exception types
+        return {"applied": False, "reason": f"onnxruntime cannot run the fused graph ({error})"}
     ops = Counter(node.op_type for node in model.graph.node)
     return {
         "applied": True, "pass": GRAPH_PASS, "fused": {"MultiHeadAttention": attention, "NoNorm folded": folded},

@@ -44,7 +44,7 @@ def _reads_mask(producers: dict, name: str, depth: int = 8) -> bool:
 
 def fuse_attention(g: Graph, num_heads: int) -> int:
     """Replace each self-attention block of ``g`` by a MultiHeadAttention; return how many."""
-    if MASK_INPUT not in {value.name for value in g.graph.input}:
+    if num_heads < 1 or MASK_INPUT not in {value.name for value in g.graph.input}:
         return 0
     producers, readers = g.producers(), g.readers()
     mask32, fused = None, 0
