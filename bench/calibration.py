@@ -146,7 +146,31 @@ def render(rows: list[dict], target: float, n: int, command: str) -> str:
             f"{best['threshold']:.3f}{'' if best['reached'] else ' (not reached)'} | {_pct(best['coverage'])} | "
             f"{_pct(naive['before']['coverage'])}, {_pct(naive['before']['accuracy'])} | "
             f"{_pct(naive['after']['coverage'])}, {_pct(naive['after']['accuracy'])} |")
+    lines += ["", *reading(rows, target, goal)]
     return "\n".join(lines) + "\n"
+
+
+def reading(rows: list[dict], target: float, goal: float) -> list[str]:
+    """A few lines read off the tables."""
+    out = []
+    for r in rows:
+        t, before, after = r["temperature"], r["before"], r["after"]
+        val, on_held, best = r["validation_choice"], r["validation_choice_held_out"], r["held_out_choice"]
+        naive = r["at_target_as_probability"]
+        out.append(
+            f"- {r['name']}: T = {t:.2f} ({'overconfident' if t > 1 else 'underconfident' if t < 1 else 'not fitted'} "
+            f"before); held-out ECE "
+            f"{before['ece']:.3f} → {after['ece']:.3f} ({'goal met' if after['ece'] <= goal else 'goal not met'}), "
+            f"Brier {before['brier']:.3f} → {after['brier']:.3f}, accuracy {_pct(r['accuracy'])} either way. "
+            f"Reading {target:g} as a probability: {_pct(naive['before']['accuracy'])} right without T, "
+            f"{_pct(naive['after']['accuracy'])} with it. The threshold chosen on 200 validation texts "
+            f"({val['threshold']:.3f}) keeps {_pct(on_held['coverage'])} of the held-out reviews at "
+            f"{_pct(on_held['accuracy'])} accuracy; the held-out optimum ({best['threshold']:.3f}) keeps "
+            f"{_pct(best['coverage'])}.")
+    out.append("- A threshold is a ranking of the texts by confidence, which T does not change: coverage at a target "
+               "accuracy is the same with or without T; what T changes is whether the probability itself can be read "
+               "as the share right. Choose the threshold with `evaluate --target-accuracy` on labelled texts of your own.")
+    return out
 
 
 def main() -> int:
