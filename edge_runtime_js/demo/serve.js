@@ -30,7 +30,8 @@ export function serve(mounts, port = 0) {
   const bytes = new Map();
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? "/", "http://localhost");
-    const pathname = decodeURIComponent(url.pathname === "/" ? "/demo/index.html" : url.pathname);
+    let pathname = decodeURIComponent(url.pathname === "/" ? "/demo/" : url.pathname);
+    if (pathname.endsWith("/")) pathname += "index.html";
     const prefix = Object.keys(mounts).find((p) => pathname.startsWith(p));
     const file = prefix && path.join(mounts[prefix], pathname.slice(prefix.length));
     const info = file && file.startsWith(mounts[prefix]) ? await stat(file).catch(() => null) : null;
