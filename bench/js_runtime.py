@@ -118,7 +118,7 @@ def report(bundle: Path, n_texts: int, rows: list[dict], sizes: dict[str, int], 
         "",
         f"Machine: {machine_summary()}; Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}, "
         f"{subprocess.run(['/usr/bin/chromium', '--version'], capture_output=True, text=True).stdout.strip() or 'Chromium'} headless. "
-        f"Revision {git_revision()}. Command: `flock /tmp/mbe-heavy.lock {command_line()}`.",
+        f"Revision {git_revision()}. Command: `flock /tmp/mbe-heavy.lock {command_line(drop=('--no-write',))}`.",
         "",
         f"Bundle: {model.get('architecture', '?')} {model.get('precision', '?')} ({model.get('quantization', '-')}), max length "
         f"{manifest['tokenizer']['max_length']}, {(bundle / model['file']).stat().st_size / MIB:.1f} MiB model; "
