@@ -272,7 +272,7 @@ def report(results: dict, command: str, minilm_fine_tuned: bool = True) -> str:
         lines.append(f"| {MODELS[row['model']]} | {row['variant']} | {row['nodes']} | {row['ms']:.2f} | {ratio} | "
                      f"{row['p50']:.1f} | {row['p95']:.1f} | {row['cold_s']:.3f} s | {row['rss_mib']:.0f} MiB | "
                      f"{row['agreement']:.2f}% | {row['max_diff']:.4f} | {row['mib']:.1f} MiB |")
-    lines += ["", "int8 MatMul floor: one plain `MatMulIntegerToFloat` (uint8 x int8, per-column scales) of each model's "
+    lines += [] if not floors else ["", "int8 MatMul floor: one plain `MatMulIntegerToFloat` (uint8 x int8, per-column scales) of each model's "
               "feed-forward shape; floor = int8 multiply-adds per token x padded tokens per review / its throughput.", "",
               "| model | plain kernel shape | GOPS | int8 multiply-adds per token | padded tokens per review | floor ms/review |",
               "| --- | --- | ---: | ---: | ---: | ---: |"]
@@ -289,6 +289,8 @@ def report(results: dict, command: str, minilm_fine_tuned: bool = True) -> str:
         if f"{MODELS[row['model']]} {row['variant']}" in results["profiles"]:
             top = ", ".join(f"{op} {n}" for op, n in sorted(row["ops"].items(), key=lambda kv: -kv[1])[:10])
             lines += ["", f"{MODELS[row['model']]} {row['variant']}, stored ops: {top}."]
+    if results.get("note"):
+        lines += ["", results["note"]]
     lines += goals(rows, floors, minilm_fine_tuned)
     lines += ["", f"Command (from the repository root): `{command}`"]
     return "\n".join(lines) + "\n"
