@@ -12,6 +12,7 @@ import { goldenProbabilities } from "./bundle.js";
 import { EdgeError, InputError } from "./errors.js";
 import { loadClassifier } from "./node.js";
 import { pyExp, pyFixed, pyG, pyJson } from "./pyformat.js";
+import { verifySignature } from "./signature.js";
 import { isBlank } from "./text.js";
 
 const PROG = "mobilebert-edge-js";
@@ -19,7 +20,7 @@ const PER_CORE = 4;
 const PROMPT = "Enter a sentence (empty line or Ctrl-D to quit): ";
 const USAGE = {
   predict: `usage: ${PROG} predict [-h] [--json] [--min-confidence P] [--threads N] [--batch-size N] [--batch-tokens N] BUNDLE [TEXT ...]`,
-  check: `usage: ${PROG} check [-h] [--threads N] [--batch-size N] BUNDLE`,
+  check: `usage: ${PROG} check [-h] [--public-key KEY] [--threads N] [--batch-size N] BUNDLE`,
 };
 const HELP = {
   predict:
@@ -29,7 +30,8 @@ const HELP = {
     `the others go on, and the exit code is 1. Defaults: --batch-size ${DEFAULT_BATCH_SIZE}, --batch-tokens ${DEFAULT_BATCH_TOKENS}.`,
   check:
     "Verify a bundle's files and hashes, then run its golden texts and compare the probabilities with those measured at\n" +
-    "export. Exit 0 if all pass, 1 otherwise.",
+    "export. Exit 0 if all pass, 1 otherwise. --public-key KEY: also verify the bundle's signature (manifest.sig) with\n" +
+    "this Ed25519 public key (PEM): proves who made the bundle, which the hashes cannot.",
 };
 
 class UsageError extends Error {}
@@ -67,6 +69,7 @@ function parse(argv) {
     threads: { type: "string" },
     "batch-size": { type: "string" },
     ...(command === "predict" ? { json: { type: "boolean" }, "min-confidence": { type: "string" }, "batch-tokens": { type: "string" } } : {}),
+    ...(command === "check" ? { "public-key": { type: "string" } } : {}),
   };
   let parsed;
   try {
@@ -90,6 +93,7 @@ function parse(argv) {
     bundle: positionals[0],
     texts: positionals.slice(1),
     json: Boolean(values.json),
+    publicKey: /** @type {string | undefined} */ (values["public-key"]),
     threads: checked(() => number(values.threads, "--threads")),
     batchSize: checked(() => number(values["batch-size"], "--batch-size")),
     batchTokens: checked(() => number(values["batch-tokens"], "--batch-tokens")) ?? DEFAULT_BATCH_TOKENS,
@@ -229,6 +233,10 @@ async function runCheck(args) {
   const examples = golden.examples ?? [];
   const atol = golden.atol ?? 1e-3;
   console.log(`bundle ${args.bundle}: files and hashes OK (${Object.keys(clf.manifest.files).length} files)`);
+  if (args.publicKey) {
+    const fingerprint = await verifySignature(args.bundle, args.publicKey);
+    console.log(`bundle ${args.bundle}: signature OK (Ed25519 key ${fingerprint})`);
+  }
   if (!examples.length) {
     process.stderr.write(`error: bundle ${args.bundle}: manifest.json has no golden examples to replay\n`);
     return 1;

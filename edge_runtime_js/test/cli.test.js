@@ -74,3 +74,26 @@ test("a user error is one error: line and exit 1; a usage error exits 2", () => 
   }
   assert.equal(cli(["predict", "--help"]).code, 0);
 });
+
+test("check --public-key verifies the signature Python made, and refuses a stranger's key and an unsigned bundle", () => {
+  const signed = runs.check_signed;
+  const node = cli(signed.argv);
+  assert.equal(node.code, 0, node.stderr);
+  assert.equal(node.stdout.split("\n")[1], signed.stdout.split("\n")[1], "the same 'signature OK (Ed25519 key <fingerprint>)' line");
+  assert.match(node.stdout.split("\n")[1], /: signature OK \(Ed25519 key [0-9a-f]{16}\)$/);
+  for (const name of ["check_stranger", "check_unsigned"]) {
+    const python = runs[name];
+    const ours = cli(python.argv);
+    assert.deepEqual([ours.code, ours.stderr], [python.code, python.stderr], name);
+    assert.equal(ours.code, 1);
+  }
+});
+
+test("check --public-key: a key that is not an Ed25519 public key is one error line", () => {
+  const [bundle, , key] = runs.check_signed.argv.slice(1);
+  const notPem = cli(["check", bundle, "--public-key", bundle + "/manifest.json"]);
+  assert.equal(notPem.code, 1);
+  assert.equal(notPem.stderr, `error: public key ${bundle}/manifest.json: not a PEM public key; pass the .pub.pem file made by 'openssl pkey -in KEY -pubout'\n`);
+  const missing = cli(["check", bundle, "--public-key", `${key}.nope`]);
+  assert.equal(missing.stderr, `error: public key ${key}.nope: cannot read it (No such file or directory); check the path\n`);
+});

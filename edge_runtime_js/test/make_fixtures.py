@@ -12,7 +12,8 @@ Writes into ``edge_runtime_js/.fixtures`` (gitignored):
 - ``tiny-fp32.json``, ``tiny-int8.json``: texts and Python's probabilities for those bundles;
 - with ``--imdb``: ``minilm-int8/`` (MiniLM-L6 fine-tuned one short epoch on the tutorial sample,
   exported int8) and ``minilm-int8.json``: 2,000 held-out IMDb reviews with Python's probabilities;
-- ``cli.json``: the Python CLI's output for ``predict`` and ``check`` on the tiny bundles;
+- ``cli.json``: the Python CLI's output for ``predict`` and ``check`` on the tiny bundles (``check
+  --public-key`` on ``tiny-int8-signed/``, signed with ``maker.pub.pem``'s private key);
 - ``schema.json``: ``edge_runtime.manifest_schema.SCHEMA``.
 Training and exports run only when their output is missing (delete the folder to rebuild it).
 """
@@ -140,12 +141,39 @@ def predictions(bundle: Path, texts: list[str], out: Path, labels: list[int] | N
 CLI_TEXTS = ["a great film", "   ", "Café déjà vu, naïve façade", "tab\there", "a terrible, boring waste of time"]
 
 
+def signed_copy(out: Path) -> tuple[Path, Path, Path]:
+    """A copy of the tiny int8 bundle signed as ``export --sign`` signs, its public key and a stranger's
+    (PEM files as openssl writes them)."""
+    import shutil
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from edge_runtime.signature import sign_bundle
+
+    signed = out / "tiny-int8-signed"
+    shutil.rmtree(signed, ignore_errors=True)
+    shutil.copytree(out / "tiny-int8", signed)
+    keys = []
+    for name in ("maker", "stranger"):
+        key = ed25519.Ed25519PrivateKey.generate()
+        (out / f"{name}.pub.pem").write_bytes(key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        keys.append((key, out / f"{name}.pub.pem"))
+    sign_bundle(signed, keys[0][0])
+    return signed, keys[0][1], keys[1][1]
+
+
 def cli_runs(out: Path) -> None:
-    """The Python CLI's output for ``predict --json`` and ``check`` on the tiny bundles."""
+    """The Python CLI's output for ``predict --json`` and ``check`` (also ``--public-key``) on the tiny bundles."""
+    signed, maker, stranger = signed_copy(out)
     runs = {}
     for name, argv in (("predict", ["predict", "--json", str(out / "tiny-fp32"), *CLI_TEXTS]),
                        ("predict_plain", ["predict", "--min-confidence", "0.9", str(out / "tiny-int8"), *CLI_TEXTS]),
-                       ("check", ["check", str(out / "tiny-int8")])):
+                       ("check", ["check", str(out / "tiny-int8")]),
+                       ("check_signed", ["check", str(signed), "--public-key", str(maker)]),
+                       ("check_stranger", ["check", str(signed), "--public-key", str(stranger)]),
+                       ("check_unsigned", ["check", str(out / "tiny-int8"), "--public-key", str(maker)])):
         done = subprocess.run([sys.executable, "-m", "mobilebert_edge", *argv], capture_output=True, text=True)
         runs[name] = {"argv": argv, "stdout": done.stdout, "stderr": done.stderr, "code": done.returncode}
     write_json(out / "cli.json", runs)
