@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.atomic import atomic_write
+from edge_runtime.confidence import calibration_of
 from edge_runtime.errors import BundleError
 from edge_runtime.manifest_schema import SchemaError, validate
 
@@ -226,6 +227,7 @@ def read_manifest(path: str | os.PathLike[str], *, check_hash: bool = False) -> 
         if name not in manifest["files"]:
             raise BundleError(f"bundle {bundle}: {name} has no sha256 in {MANIFEST}", hint="re-export the bundle")
     golden_probabilities(manifest, bundle)
+    calibration_of(manifest, bundle)  # the confidence map's points, which the schema cannot say
     return manifest
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from edge_runtime.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, ENCODE_BLOCK, check_limit, plan_batches
 from edge_runtime.bundle import read_manifest, verify_bundle
-from edge_runtime.confidence import check_min_confidence, temperature_of, unsure
+from edge_runtime.confidence import Calibration, calibration_of, check_min_confidence, unsure
 from edge_runtime.errors import BundleError, InputError
 from edge_runtime.limits import check_count
 from edge_runtime.text import Batch, TextEncoder, is_blank
@@ -50,9 +50,30 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """The one place logits become probabilities: ``softmax(logits / temperature)`` (float64)."""
-    return softmax(np.asarray(logits, dtype=np.float64) / temperature)
+def probabilities(logits: np.ndarray, calibration: Calibration | None = None) -> np.ndarray:
+    """The one place logits become probabilities (float64): ``softmax(logits / T)``, then the confidence map
+    on each row's top probability (``edge_runtime.confidence``). The argmax is the logits' argmax."""
+    calibration = calibration or Calibration()
+    proba = softmax(np.asarray(logits, dtype=np.float64) / calibration.temperature)
+    if calibration.confidence_map is None or not len(proba) or proba.shape[1] < 2:
+        return proba
+    rows = np.arange(len(proba))
+    best = np.asarray(logits).argmax(axis=1)
+    top = proba[rows, best]
+    others = proba.copy()
+    others[rows, best] = 0.0
+    rest = others.sum(axis=1, keepdims=True)
+    width = proba.shape[1] - 1
+    # each other label's share of what the top label leaves (equal shares when the top took everything)
+    shares = np.divide(others, rest, out=np.full_like(others, 1.0 / max(width, 1)), where=rest > 0)
+    shares[rows, best] = 0.0
+    runner_up = shares.max(axis=1)
+    tie = runner_up / (1.0 + runner_up)  # the top probability at which the runner-up would draw level
+    near_tie = top <= tie + 1e-9  # already level with the runner-up (to rounding): left as it is
+    mapped = np.minimum(np.maximum(np.interp(top, *calibration.confidence_map), tie + 1e-9), 1.0)
+    remapped = shares * (1.0 - mapped)[:, None]
+    remapped[rows, best] = mapped
+    return np.where(near_tie[:, None], proba, remapped)
 
 
 def _check_texts(texts: Sequence[Any], offset: int = 0) -> None:
@@ -70,8 +91,8 @@ def _check_texts(texts: Sequence[Any], offset: int = 0) -> None:
 class Classifier:
     """A text classifier served from a bundle folder (see :meth:`load`).
 
-    Probabilities are ``softmax(logits / temperature)`` with the bundle's temperature
-    (``edge_runtime.confidence``); labels are the argmax of the logits.
+    Probabilities are the bundle's calibrated ones (``probabilities``: its temperature and confidence map,
+    ``edge_runtime.confidence``); labels are the argmax of the logits.
     """
 
     def __init__(self, session: Any, encoder: TextEncoder, manifest: dict[str, Any], path: Path, *,
@@ -81,7 +102,7 @@ class Classifier:
         self.manifest = manifest
         self.path = path
         self.labels: list[str] = list(manifest["labels"])
-        self.temperature = temperature_of(manifest, path)
+        self.calibration = calibration_of(manifest, path)
         self.min_confidence = check_min_confidence(min_confidence)
         self._inputs: list[tuple[str, Any]] = []
         for spec in session.get_inputs():
@@ -214,13 +235,13 @@ class Classifier:
         """
         if isinstance(texts, str):
             raise InputError("predict_proba takes a list of texts", expected="list[str]", found="str")
-        return probabilities(self.predict_logits(texts, batch_size, batch_tokens=batch_tokens), self.temperature)
+        return probabilities(self.predict_logits(texts, batch_size, batch_tokens=batch_tokens), self.calibration)
 
     def predict_logits(
         self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
         batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
     ) -> np.ndarray:
-        """The model's logits, shape (len(texts), len(labels)), rows in input order (no temperature)."""
+        """The model's logits, shape (len(texts), len(labels)), rows in input order (uncalibrated)."""
         if isinstance(texts, str):
             raise InputError("predict_logits takes a list of texts", expected="list[str]", found="str")
         check_limit(batch_size, "batch_size")
@@ -248,7 +269,7 @@ class Classifier:
         offset = 0
         while chunk := list(islice(iterator, chunk_size)):
             _check_texts(chunk, offset)
-            yield probabilities(self._logits_sorted(chunk, batch_size, batch_tokens, offset), self.temperature)
+            yield probabilities(self._logits_sorted(chunk, batch_size, batch_tokens, offset), self.calibration)
             offset += len(chunk)
 
     def _to_predictions(self, proba: np.ndarray) -> list[Prediction]:

@@ -96,8 +96,14 @@ SCHEMA: dict[str, Any] = {
                 "properties": {
                     "method": {"const": "temperature"},
                     "temperature": {"type": "number", "exclusiveMinimum": 0},
+                    "confidence_map": _closed(["from", "to"], {
+                        "from": {"type": "array", "items": _PROBABILITY, "minItems": 2},
+                        "to": {"type": "array", "items": _PROBABILITY, "minItems": 2},
+                    }),
                 },
-                "description": "probabilities = softmax(logits / temperature); other keys: the fit report",
+                "description": "probabilities = softmax(logits / temperature), then the top probability mapped by "
+                               "confidence_map (piecewise linear; from and to: the same length 2..64, from strictly "
+                               "increasing in (0, 1], to non-decreasing; edge_runtime.confidence); other keys: the fit report",
             },
         ]},
         "manifest_sha256": _SHA256,

@@ -76,13 +76,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     probs = parser.add_argument_group("probabilities")
     probs.add_argument(
-        "--temperature-data", type=Path, default=None, metavar="FILE",
-        help="labelled texts to fit the bundle's temperature on (default: the evaluation texts); "
-        "probabilities become softmax(logits / T), labels never change",
+        "--probability-data", type=Path, default=None, metavar="FILE",
+        help="labelled texts to calibrate the bundle's probabilities on (default: the evaluation texts): a temperature, "
+        "and from 200 texts on a confidence map (how many to give: docs/BENCHMARKS.md, section calibration); "
+        "labels never change",
     )
     probs.add_argument(
-        "--no-temperature", dest="temperature", action="store_false",
-        help="store no temperature: probabilities are the model's plain softmax",
+        "--no-probability-calibration", dest="calibrate_probabilities", action="store_false",
+        help="store no calibration: probabilities are the model's plain softmax",
     )
     quality.add_argument(
         "--max-accuracy-drop", type=float, default=1.0,
@@ -109,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint, args.out, precision=args.precision, quantization=args.quantization,
         calibration_data=args.calibration_data, per_channel=args.per_channel,
         optimize=args.optimize, optimized_graph=args.optimized_graph, eval_data=args.eval_data,
-        temperature=args.temperature, temperature_data=args.temperature_data, max_accuracy_drop=args.max_accuracy_drop,
+        calibrate_probabilities=args.calibrate_probabilities, probability_data=args.probability_data,
+        max_accuracy_drop=args.max_accuracy_drop,
         max_length=args.max_length, tokenizer=args.tokenizer, opset=args.opset, overwrite=args.overwrite,
         sign=args.sign, log=log,
         **options,

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.classifier import probabilities
+from edge_runtime.confidence import Calibration
 from mobilebert_edge.export import evaluate
 from mobilebert_edge.export.encode import Encoder
 
@@ -52,29 +53,29 @@ def pick_texts(pool: Sequence[str] | None, count: int = DEFAULT_COUNT) -> list[s
 INVARIANCE_TOL = 1e-6
 
 
-def batch_drift(sess, encoder: Encoder, texts: Sequence[str], single: np.ndarray, temperature: float = 1.0) -> float:
+def batch_drift(sess, encoder: Encoder, texts: Sequence[str], single: np.ndarray, calibration: Calibration | None = None) -> float:
     """Largest probability change of ``texts`` run together, reversed beside a long text, and in batches of 2,
     against each text alone (``single``)."""
     long_mate = " ".join(BUILTIN_TEXTS) * 4
     runs = [
-        probabilities(evaluate.run(sess, encoder.batch(list(texts))), temperature),
-        probabilities(evaluate.run(sess, encoder.batch([long_mate, *texts[::-1]])), temperature)[1:][::-1],
-        probabilities(evaluate.logits(sess, encoder, texts, batch_size=2), temperature),
+        probabilities(evaluate.run(sess, encoder.batch(list(texts))), calibration),
+        probabilities(evaluate.run(sess, encoder.batch([long_mate, *texts[::-1]])), calibration)[1:][::-1],
+        probabilities(evaluate.logits(sess, encoder, texts, batch_size=2), calibration),
     ]
     return max(float(np.abs(single - run).max()) for run in runs)
 
 
 def golden(sess, encoder: Encoder, texts: Sequence[str], atol: float = MIN_ATOL,
-           temperature: float = 1.0, *, labels: Sequence[str]) -> dict[str, Any]:
+           calibration: Calibration | None = None, *, labels: Sequence[str]) -> dict[str, Any]:
     """Probabilities of each text run alone (``batch_size`` 1), and whether other batch compositions
     reproduce them (``batch_drift``, ``batch_invariant``): dynamically quantized int8 shares one
     activation scale per batch, so its outputs move with batch composition; static int8 and fp32 do not.
-    The probabilities are the bundle's calibrated ones, softmax(logits / ``temperature``), stored by
+    The probabilities are the bundle's calibrated ones (its ``calibration``), stored by
     label name (``labels``, in logit order): ``check`` compares them by name, so a bundle whose labels
     were reordered fails it.
     """
-    single = np.concatenate([probabilities(evaluate.run(sess, encoder.batch([t])), temperature) for t in texts])
-    drift = batch_drift(sess, encoder, texts, single, temperature)
+    single = np.concatenate([probabilities(evaluate.run(sess, encoder.batch([t])), calibration) for t in texts])
+    drift = batch_drift(sess, encoder, texts, single, calibration)
     return {
         "atol": atol,
         "batch_size": 1,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.bundle import write_manifest
+from edge_runtime.confidence import calibration_of
 from edge_runtime.errors import InputError
 from edge_runtime.evaluation.report import write_report
 from mobilebert_edge.export import evaluate, golden as golden_mod, validate as validate_mod
@@ -47,18 +48,18 @@ def _save_tokenizer(tokenizer, path: Path) -> None:
 
 
 def _evaluation(logits: Any, truth: Any, ckpt: Any, tokenizer: Any, texts: list[str], *,
-                reference: Any = None, temperature: float = 1.0) -> dict[str, Any]:
+                reference: Any = None, calibration: Any = None) -> dict[str, Any]:
     """The report's numbers for the bundle's logits on the evaluation texts (int8 against fp32 ``reference``),
-    with its ``temperature`` (and the numbers without it when it is not 1)."""
+    with its ``calibration`` (and the numbers without it when it has one)."""
     from edge_runtime.classifier import probabilities
     from edge_runtime.evaluation.run import evaluate_arrays
     from mobilebert_edge.train.evaluate import token_counts
 
     return evaluate_arrays(
-        probabilities(logits, temperature), truth, ckpt.labels, lengths=token_counts(tokenizer, texts),
+        probabilities(logits, calibration), truth, ckpt.labels, lengths=token_counts(tokenizer, texts),
         max_length=ckpt.max_length, texts=texts, names=("int8", "fp32"),
-        reference=None if reference is None else probabilities(reference, temperature),
-        before=probabilities(logits) if temperature != 1.0 else None, temperature=temperature,
+        reference=None if reference is None else probabilities(reference, calibration),
+        before=None if calibration is None or calibration.plain else probabilities(logits), calibration=calibration,
     )
 
 
@@ -75,8 +76,8 @@ def export_bundle(
     optimize: bool = True,
     optimized_graph: bool = True,
     eval_data: str | Path | None = None,
-    temperature: bool = True,
-    temperature_data: str | Path | None = None,
+    calibrate_probabilities: bool = True,
+    probability_data: str | Path | None = None,
     max_accuracy_drop: float = 1.0,
     max_length: int | None = None,
     tokenizer: str | Path | None = None,
@@ -98,9 +99,10 @@ def export_bundle(
     without redoing it; every measurement in the report is made on the stored file, loaded the way the
     runtime loads it.
 
-    With ``temperature`` (default) the bundle carries a temperature T fitted on the stored model's logits
-    for the labelled texts of ``temperature_data`` (default: the evaluation texts; ``export.temperature``):
-    every runtime then gives softmax(logits / T), the golden texts included.
+    With ``calibrate_probabilities`` (default) the bundle carries a temperature T and, with enough texts, a
+    confidence map, fitted on the stored model's logits for the labelled texts of ``probability_data``
+    (default: the evaluation texts; ``export.temperature``): every runtime then gives the calibrated
+    probabilities (``edge_runtime.classifier.probabilities``), the golden texts included.
 
     With ``sign`` (an Ed25519 private key file) the bundle gets ``manifest.sig`` (``edge_runtime.signature``).
 
@@ -152,9 +154,9 @@ def export_bundle(
         calibration_texts, _ = evaluate.read_eval_data(Path(calibration_data), ckpt.labels, log)
         calibration_source = Path(calibration_data).name
     fit_texts: tuple[list[str], list[int], str] | None = None
-    if temperature and temperature_data is not None:
-        fit_texts = (*evaluate.read_eval_data(Path(temperature_data), ckpt.labels, log), Path(temperature_data).name)
-    elif temperature and eval_texts:
+    if calibrate_probabilities and probability_data is not None:
+        fit_texts = (*evaluate.read_eval_data(Path(probability_data), ckpt.labels, log), Path(probability_data).name)
+    elif calibrate_probabilities and eval_texts:
         fit_texts = (eval_texts, truth, eval_path.name)
     check_texts = golden_mod.pick_texts(eval_texts) + [" ".join(golden_mod.BUILTIN_TEXTS) * 20]
     report: dict[str, Any] = {"source": {"checkpoint": ckpt.path.name, "kind": "mobilebert-edge" if ckpt.ours else "save_pretrained"}}
@@ -238,11 +240,11 @@ def export_bundle(
                 quant["note"] = "no labelled evaluation data: quantization accuracy was not measured"
                 log(f"{quant['note']}; label agreement on {len(texts)} check texts {quant['label_agreement']:.1f}%")
             report["quantization"] = quant
-            calibration_entry = _calibration(temperature, fit_texts, got if eval_texts and temperature_data is None else None,
-                                               final_session, encoder, log)
-            t = calibration_entry["temperature"] if calibration_entry else 1.0
+            calibration_entry = _calibration(calibrate_probabilities, fit_texts,
+                                             got if eval_texts and probability_data is None else None, final_session, encoder, log)
+            fitted = calibration_of({"calibration": calibration_entry})
             if eval_texts:
-                evaluation = _evaluation(got, truth, ckpt, hf_tokenizer, eval_texts, reference=ref, temperature=t)
+                evaluation = _evaluation(got, truth, ckpt, hf_tokenizer, eval_texts, reference=ref, calibration=fitted)
             if eval_texts and quant["accuracy_drop_points"] > max_accuracy_drop:
                 written = _write_evaluation(_refused_folder(out), evaluation, out, ckpt, eval_path, "int8", len(eval_texts))
                 raise QualityGateError(
@@ -262,14 +264,14 @@ def export_bundle(
                 quant["texts"] = len(eval_texts)
                 log(f"fp32 accuracy on {len(eval_texts)} texts: {accuracy:.2f}%")
             report["quantization"] = quant
-            calibration_entry = _calibration(temperature, fit_texts, probs if eval_texts and temperature_data is None else None,
-                                               final_session, encoder, log)
-            t = calibration_entry["temperature"] if calibration_entry else 1.0
+            calibration_entry = _calibration(calibrate_probabilities, fit_texts,
+                                             probs if eval_texts and probability_data is None else None, final_session, encoder, log)
+            fitted = calibration_of({"calibration": calibration_entry})
             if eval_texts:
-                evaluation = _evaluation(probs, truth, ckpt, hf_tokenizer, eval_texts, temperature=t)
+                evaluation = _evaluation(probs, truth, ckpt, hf_tokenizer, eval_texts, calibration=fitted)
 
         gold = golden_mod.golden(final_session, encoder, list(golden_texts) if golden_texts else golden_mod.pick_texts(eval_texts),
-                                 atol=golden_mod.atol_for(precision), temperature=t, labels=ckpt.labels)
+                                 atol=golden_mod.atol_for(precision), calibration=fitted, labels=ckpt.labels)
         report["golden_batch_drift"] = gold["batch_drift"]
         log(f"golden texts: batch drift {gold['batch_drift']:.1e} "
             f"({'batch-invariant' if gold['batch_invariant'] else 'results depend on batch-mates'})")
@@ -315,17 +317,17 @@ def export_bundle(
 
 def _calibration(enabled: bool, fit_texts: tuple[list[str], list[int], str] | None, eval_logits: Any,
                  final_session: Any, encoder: Encoder, log: Callable[[str], None]) -> dict[str, Any] | None:
-    """The manifest's ``calibration`` entry (None when ``enabled`` is off): T fitted on the stored model's
-    logits for ``fit_texts``; ``eval_logits`` are those logits when already computed."""
+    """The manifest's ``calibration`` entry (None when ``enabled`` is off): T and the confidence map fitted on
+    the stored model's logits for ``fit_texts``; ``eval_logits`` are those logits when already computed."""
     if not enabled:
-        log("temperature: off (probabilities are the model's softmax)")
+        log("calibration: off (probabilities are the model's softmax)")
         return None
     if fit_texts is None:
         entry = fit_calibration(np.zeros((0, 1)), [], source=None)
     else:
         texts, gold, source = fit_texts
         if eval_logits is None:
-            eval_logits = evaluate.logits(final_session, encoder, texts, progress="temperature")
+            eval_logits = evaluate.logits(final_session, encoder, texts, progress="calibration")
         entry = fit_calibration(eval_logits, gold, source=source)
     log(describe_calibration(entry))
     return entry

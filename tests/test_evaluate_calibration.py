@@ -1,4 +1,5 @@
-"""evaluate: calibration before and after the bundle's temperature, coverage/accuracy, --target-accuracy."""
+"""evaluate: calibration before and after the bundle's calibration (temperature and confidence map), coverage/accuracy,
+--target-accuracy."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_runtime.classifier import Classifier, softmax
+from edge_runtime.classifier import Classifier, probabilities, softmax
 from edge_runtime.confidence import unsure
 from edge_runtime.evaluation.coverage import Coverage
 from edge_runtime.evaluation.metrics import calibration_sums, expected_calibration_error
 from edge_runtime.evaluation.run import evaluate_file
 from mobilebert_edge.cli import main
 from mobilebert_edge.export import export_bundle
-from tests.test_export_temperature import labelled_file
+from mobilebert_edge.export.temperature import MIN_MAP_TEXTS
+from tests.test_export_temperature import labelled_file, relabelled
 
 
 def test_coverage_counts_exactly_the_accepted_texts():
@@ -51,7 +53,10 @@ def test_lowest_threshold_reaching_a_target_and_none():
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory: pytest.TempPathFactory, tiny_mobilebert_dir: Path) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("evaluate-calibration")
-    data = labelled_file(root / "eval.csv", n=150, seed=4)
+    data = labelled_file(root / "eval.csv", n=MIN_MAP_TEXTS + 50, seed=4)
+    export_bundle(tiny_mobilebert_dir, root / "plain", precision="fp32", eval_data=data, calibrate_probabilities=False,
+                  log=lambda _: None)
+    relabelled(data, root / "plain", seed=4)
     export_bundle(tiny_mobilebert_dir, root / "bundle", precision="fp32", eval_data=data, log=lambda _: None)
     return root / "bundle", data
 
@@ -64,8 +69,11 @@ def test_evaluate_reports_calibration_before_and_after(calibrated):
     raw = softmax(clf.predict_logits(texts))
     result = evaluate_file(bundle, data, log=lambda _: None, target_accuracy=0.55)
     before, after = result["calibration_before"], result["calibration"]
-    assert before["temperature"] == clf.temperature != 1.0
+    assert before["temperature"] == clf.calibration.temperature != 1.0 and clf.calibration.confidence_map
+    assert before["calibration"].endswith("-point confidence map")
     right = raw.argmax(1) == gold
+    calibrated = probabilities(clf.predict_logits(texts), clf.calibration)  # "after" is temperature and map
+    assert after["ece"] == pytest.approx(expected_calibration_error(calibration_sums(calibrated.max(1), right)))
     assert before["ece"] == pytest.approx(expected_calibration_error(calibration_sums(raw.max(1), right)))
     assert after["ece"] < before["ece"] and after["nll"] < before["nll"]
     assert result["accuracy"] == pytest.approx(right.mean())  # labels unchanged
@@ -82,9 +90,9 @@ def test_evaluate_cli_prints_both_and_the_coverage_table(calibrated, tmp_path, c
     assert main(["evaluate", str(bundle), str(data), "--target-accuracy", "0.5", "--no-progress",
                  "--report", str(tmp_path / "report")]) == 0
     out = capsys.readouterr().out
-    assert "calibration with the bundle's temperature" in out and "without it (softmax of the logits): ECE" in out
+    assert "calibration with the bundle's temperature " in out and "-point confidence map: ECE" in out and "without it (softmax of the logits): ECE" in out
     assert "min confidence  accepted  coverage  accuracy" in out
-    assert "target accuracy 50.00%: --min-confidence 0.000 keeps 150 of 150 texts (100.00%)" in out
+    assert "target accuracy 50.00%: --min-confidence 0.000 keeps 250 of 250 texts (100.00%)" in out
     assert (tmp_path / "report" / "coverage.png").stat().st_size > 1000
     assert "Coverage and accuracy" in (tmp_path / "report" / "report.html").read_text()
 

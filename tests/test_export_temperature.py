@@ -1,4 +1,5 @@
-"""Temperature scaling: the fit, its guards, and the calibrated bundle (labels unchanged, golden texts, old bundles)."""
+"""Calibration at export: the temperature and the confidence map, their guards, and the calibrated bundle
+(labels unchanged, golden texts, old bundles)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import numpy as np
 import pytest
 
 from edge_runtime.bundle import write_manifest
-from edge_runtime.classifier import Classifier, softmax
+from edge_runtime.classifier import Classifier, probabilities, softmax
+from edge_runtime.confidence import Calibration, calibration_of
 from edge_runtime.errors import BundleError
 from mobilebert_edge.cli import main
 from mobilebert_edge.export import export_bundle
-from mobilebert_edge.export.temperature import MIN_TEXTS, calibrate, fit_temperature, nll, scores
+from mobilebert_edge.export.temperature import (
+    MIN_MAP_TEXTS, MIN_TEXTS, calibrate, fit_confidence_map, fit_temperature, nll, scores,
+)
 from tests.conftest import COMMON_WORDS, TINY_LABELS
 
 
@@ -50,7 +54,8 @@ def test_calibrate_lowers_ece_on_the_fitting_texts_and_reports_its_uncertainty()
     low, high = entry["temperature_interval_90"]
     assert low < entry["temperature"] < high
     assert [h["fit_texts"] + h["judged_texts"] for h in entry["halves"]] == [200, 200]
-    assert entry["after"] == scores(logits, gold, entry["temperature"])
+    assert entry["after_temperature"] == scores(logits, gold, Calibration(entry["temperature"]))
+    assert entry["after"] == scores(logits, gold, calibration_of({"calibration": entry}))
 
 
 def test_too_few_texts_keep_t_1_and_say_so():
@@ -64,8 +69,9 @@ def test_too_few_texts_keep_t_1_and_say_so():
 def test_a_fit_that_cannot_lower_the_nll_keeps_t_1():
     logits = np.zeros((100, 2))  # every temperature gives the same probabilities
     entry = calibrate(logits, np.arange(100) % 2, source="flat.csv")
-    assert entry["temperature"] == 1.0 and not entry["fitted"]
-    assert entry["note"].startswith("not fitted: T = ") and entry["note"].endswith("does not lower the NLL on the fitting texts")
+    assert entry["temperature"] == 1.0 and not entry["fitted"] and "confidence_map" not in entry
+    assert entry["note"].startswith("T = 1: T = ") and entry["note"].endswith(
+        "does not lower the NLL on the fitting texts; no confidence map: 100 labelled texts, at least 200 needed")
 
 
 def labelled_file(path: Path, n: int = 120, seed: int = 0) -> Path:
@@ -80,22 +86,41 @@ def labelled_file(path: Path, n: int = 120, seed: int = 0) -> Path:
     return path
 
 
+def relabelled(path: Path, bundle: Path, seed: int = 0) -> Path:
+    """``path`` with labels the ``bundle`` gets right with a step curve: always on its more confident half of the
+    texts, half the time on the rest (a shape no single temperature fits, so the confidence map has work)."""
+    rows = list(csv.DictReader(path.open()))
+    clf = Classifier.load(bundle)
+    probs = clf.predict_proba([row["text"] for row in rows])
+    sure = probs.max(1) >= np.median(probs.max(1))
+    coin = np.random.default_rng(seed).random(len(rows)) < 0.5
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for row, best, right in zip(rows, probs.argmax(1), sure | coin):
+            writer.writerow([row["text"], clf.labels[best if right else 1 - best]])
+    return path
+
+
 @pytest.fixture(scope="module")
 def calibrated_pair(tmp_path_factory: pytest.TempPathFactory, tiny_mobilebert_dir: Path) -> tuple[Path, Path, Path]:
-    """The same tiny checkpoint exported (fp32) with and without a temperature, and the labelled file."""
+    """The same tiny checkpoint exported (fp32) with and without calibration, and the labelled file (enough texts
+    for a confidence map, labelled so that one helps)."""
     root = tmp_path_factory.mktemp("temperature")
-    data = labelled_file(root / "eval.csv")
+    data = labelled_file(root / "eval.csv", n=MIN_MAP_TEXTS + 40)
     on, off = root / "calibrated", root / "plain"
+    export_bundle(tiny_mobilebert_dir, off, precision="fp32", eval_data=data, calibrate_probabilities=False,
+                  log=lambda _: None)
+    relabelled(data, off)
     export_bundle(tiny_mobilebert_dir, on, precision="fp32", eval_data=data, log=lambda _: None)
-    export_bundle(tiny_mobilebert_dir, off, precision="fp32", eval_data=data, temperature=False, log=lambda _: None)
     return on, off, data
 
 
 def test_export_stores_the_fit_and_labels_never_change(calibrated_pair):
     on, off, data = calibrated_pair
     entry = json.loads((on / "manifest.json").read_text())["calibration"]
-    assert entry["fitted"] and entry["source"] == "eval.csv" and entry["texts"] == 120
-    assert entry["temperature"] != 1.0
+    assert entry["fitted"] and entry["source"] == "eval.csv" and entry["texts"] == MIN_MAP_TEXTS + 40
+    assert entry["temperature"] != 1.0 and len(entry["confidence_map"]["from"]) >= 2
     assert json.loads((off / "manifest.json").read_text())["calibration"] is None
     report = json.loads((on / "report" / "report.json").read_text())  # the export's evaluation, with and without T
     assert report["calibration_before"]["temperature"] == entry["temperature"]
@@ -104,12 +129,13 @@ def test_export_stores_the_fit_and_labels_never_change(calibrated_pair):
     assert "calibration_before" not in json.loads((off / "report" / "report.json").read_text())
     texts = [row["text"] for row in csv.DictReader(data.open())] + ["A wonderful film.", "meh"]
     calibrated, plain = Classifier.load(on), Classifier.load(off)
-    assert calibrated.temperature == entry["temperature"] and plain.temperature == 1.0
+    assert calibrated.calibration == calibration_of({"calibration": entry}) and plain.calibration == Calibration()
     p_on, p_off = calibrated.predict_proba(texts), plain.predict_proba(texts)
     assert (p_on.argmax(1) == p_off.argmax(1)).all()  # every text
     assert not np.allclose(p_on, p_off)
     logits = calibrated.predict_logits(texts)
-    np.testing.assert_allclose(p_on, softmax(logits / entry["temperature"]), atol=1e-12)
+    np.testing.assert_allclose(p_on, probabilities(logits, calibrated.calibration), atol=1e-12)
+    assert not np.allclose(p_on, softmax(logits / entry["temperature"]))  # the map is applied
     np.testing.assert_allclose(p_off, softmax(logits), atol=1e-6)
 
 
@@ -137,20 +163,34 @@ def test_a_bundle_made_before_calibration_loads_with_t_1(calibrated_pair, tmp_pa
         manifest.pop(key)
     write_manifest(old, manifest)
     clf = Classifier.load(old)
-    assert clf.temperature == 1.0
+    assert clf.calibration == Calibration()
     texts = ["A wonderful film.", "meh", "the plot was dull"]
     np.testing.assert_allclose(clf.predict_proba(texts), softmax(clf.predict_logits(texts)), atol=1e-12)
 
 
-def test_a_malformed_temperature_is_refused(calibrated_pair, tmp_path: Path):
+def test_a_bundle_with_a_temperature_only_loads(calibrated_pair, tmp_path: Path):
+    on, _, _ = calibrated_pair
+    only_t = tmp_path / "only-t"
+    only_t.mkdir()
+    for name in ("model.onnx", "tokenizer.json"):
+        (only_t / name).write_bytes((on / name).read_bytes())
+    manifest = json.loads((on / "manifest.json").read_text())
+    manifest["calibration"] = {"method": "temperature", "temperature": 2.0}
+    for key in ("files", "manifest_sha256", "golden"):
+        manifest.pop(key)
+    write_manifest(only_t, manifest)
+    clf = Classifier.load(only_t)
+    texts = ["A wonderful film.", "meh", "the plot was dull"]
+    np.testing.assert_allclose(clf.predict_proba(texts), softmax(clf.predict_logits(texts) / 2.0), atol=1e-12)
+
+
+def test_a_malformed_temperature_is_refused(calibrated_pair):
     on, _, _ = calibrated_pair
     manifest = json.loads((on / "manifest.json").read_text())
     bad = dict(manifest, calibration={"method": "temperature", "temperature": "hot"})
-    from edge_runtime.confidence import temperature_of
-
     with pytest.raises(BundleError, match=re.escape("calibration in manifest.json is malformed")):
-        temperature_of(bad, on)
-    assert temperature_of({**manifest, "calibration": None}) == 1.0
+        calibration_of(bad, on)
+    assert calibration_of({**manifest, "calibration": None}) == Calibration()
 
 
 def test_no_labelled_texts_keep_t_1(tiny_bundle: Path):
@@ -159,11 +199,11 @@ def test_no_labelled_texts_keep_t_1(tiny_bundle: Path):
     assert entry["note"] == f"not fitted: 0 labelled texts, at least {MIN_TEXTS} needed"
 
 
-def test_export_cli_temperature_data(tiny_mobilebert_dir: Path, tmp_path: Path, capsys):
+def test_export_cli_probability_data(tiny_mobilebert_dir: Path, tmp_path: Path, capsys):
     data = labelled_file(tmp_path / "fit.csv", n=60, seed=3)
     out = tmp_path / "bundle"
     assert main(["export", str(tiny_mobilebert_dir), "--out", str(out), "--precision", "fp32",
-                 "--temperature-data", str(data)]) == 0
+                 "--probability-data", str(data)]) == 0
     entry = json.loads((out / "manifest.json").read_text())["calibration"]
     assert entry["source"] == "fit.csv" and entry["texts"] == 60
-    assert "temperature: " in capsys.readouterr().err
+    assert "calibration: temperature " in capsys.readouterr().err

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Classify every row of TEST_FILE (CSV/TSV/JSONL/Parquet, + .gz for text formats) with BUNDLE and "
             "compare with its labels: accuracy, macro-F1, precision/recall/F1/support per label, the confusion "
             "matrix, calibration (expected calibration error over 10 confidence bins, Brier score, NLL; before and after "
-            "the bundle's temperature when it has one), coverage and accuracy by minimum confidence. Columns and "
+            "the bundle's calibration when it has one), coverage and accuracy by minimum confidence. Columns and "
             "labels are read as training reads them. --report DIR writes report.html with pictures (they need "
             "the 'report' extra), --against compares with a second bundle on the same texts."
         ),

@@ -82,7 +82,7 @@ def reliability_png(result: dict[str, Any]) -> bytes:
         if before:
             shown = [b for b in before["reliability"] if b["count"]]
             ax.plot([b["confidence"] for b in shown], [b["accuracy"] for b in shown], "o:", color=WRONG,
-                    label=f"without the temperature (ECE {before['ece']:.4f})")
+                    label=f"without the calibration (ECE {before['ece']:.4f})")
         for b in bins:
             ax.text(b["low"] + width / 2, 0.02, f"{b['count']:,}", ha="center", va="bottom", fontsize=7,
                     color="white", rotation=90)

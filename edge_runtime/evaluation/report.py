@@ -172,8 +172,8 @@ def _comparison(comparison: dict[str, Any]) -> str:
 def _calibration_before(before: dict[str, Any] | None, cal: dict[str, Any]) -> str:
     if not before:
         return ""
-    return (f"<p>These probabilities carry the bundle's temperature {before['temperature']:.3f} (softmax of the logits "
-            f"divided by it; labels unchanged). Without it: ECE {before['ece']:.4f} (with: {cal['ece']:.4f}), Brier "
+    return (f"<p>These probabilities carry the bundle's calibration, {before['calibration']} (labels "
+            f"unchanged). Without it: ECE {before['ece']:.4f} (with: {cal['ece']:.4f}), Brier "
             f"{before['brier']:.4f} ({cal['brier']:.4f}), NLL {before['nll']:.4f} ({cal['nll']:.4f}).</p>")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_runtime.confidence import Calibration, describe
 from edge_runtime.errors import InputError
 from edge_runtime.evaluation.labelled import LabelledTable
 from edge_runtime.evaluation.tally import PairTally, Tally
@@ -25,7 +26,13 @@ def _describe(classifier: Any) -> dict[str, Any]:
     model = classifier.manifest.get("model") or {}
     return {"path": str(classifier.path), "precision": model.get("precision"),
             "architecture": model.get("architecture"), "max_length": classifier.max_length,
-            "truncation": classifier.encoder.rule, "temperature": classifier.temperature}
+            "truncation": classifier.encoder.rule, "temperature": classifier.calibration.temperature,
+            "calibration": describe(classifier.calibration)}
+
+
+def _applied(calibration: Calibration) -> dict[str, Any]:
+    """What ``calibration_before`` says the "after" numbers carry."""
+    return {"temperature": calibration.temperature, "calibration": describe(calibration)}
 
 
 def _column_order(labels: Sequence[str], other: Any) -> list[int]:
@@ -57,7 +64,7 @@ def evaluate_file(
 ) -> dict[str, Any]:
     """Evaluate ``bundle`` on the labelled file ``data``; the result dict of ``Tally.result`` plus context.
 
-    A bundle with a temperature adds ``calibration_before`` (ECE, Brier, NLL of the uncalibrated softmax on the
+    A bundle with a calibration adds ``calibration_before`` (ECE, Brier, NLL of the uncalibrated softmax on the
     same texts); ``target_accuracy`` adds ``target``, the lowest minimum confidence that reaches it.
     """
     from edge_runtime.classifier import Classifier, probabilities
@@ -71,14 +78,14 @@ def evaluate_file(
                           label_names=label_names, input_format=input_format, encoding=encoding,
                           chunk_rows=chunk_rows, skip_bad_rows=skip_bad_rows, log=log)
     tally = Tally(classifier.labels, classifier.max_length)
-    before = Tally(classifier.labels, shown=0) if classifier.temperature != 1.0 else None
+    before = None if classifier.calibration.plain else Tally(classifier.labels, shown=0)
     names = model_names(classifier, other) if other is not None else ("A", "B")
     pair = PairTally(classifier.labels, names) if other is not None else None
     bar = ProgressLine(enabled=progress)
     try:
         for chunk in table:
             logits = classifier.predict_logits(chunk.texts, batch_size=batch_size, batch_tokens=batch_tokens)
-            probs = probabilities(logits, classifier.temperature)
+            probs = probabilities(logits, classifier.calibration)
             if before is not None:
                 before.add(probabilities(logits), chunk.gold)
             lengths = classifier.encoder.token_counts(chunk.texts)
@@ -99,7 +106,7 @@ def evaluate_file(
         "seconds": round(time.perf_counter() - started, 2),
     })
     if before is not None:
-        result["calibration_before"] = {"temperature": classifier.temperature, **before.result()["calibration"]}
+        result["calibration_before"] = {**_applied(classifier.calibration), **before.result()["calibration"]}
     if target_accuracy is not None:
         result["target"] = tally.coverage.lowest_threshold(target_accuracy)
     if other is not None and pair is not None:
@@ -111,13 +118,13 @@ def evaluate_file(
 def evaluate_arrays(
     probabilities: np.ndarray, gold: Sequence[int], labels: Sequence[str], *, lengths: Sequence[int] | None = None,
     max_length: int | None = None, texts: Sequence[str] | None = None, reference: np.ndarray | None = None,
-    names: tuple[str, str] = ("A", "B"), before: np.ndarray | None = None, temperature: float = 1.0,
+    names: tuple[str, str] = ("A", "B"), before: np.ndarray | None = None, calibration: Calibration | None = None,
 ) -> dict[str, Any]:
     """The same result from arrays in memory (training's validation split, export's evaluation texts).
 
     ``reference`` (probabilities of a second model, same columns) adds the comparison of ``names[0]``
     (these probabilities) against ``names[1]`` (the reference); ``before`` (the same model's probabilities
-    without its ``temperature``) adds ``calibration_before``, as ``evaluate_file`` does.
+    without its ``calibration``) adds ``calibration_before``, as ``evaluate_file`` does.
     """
     tally = Tally(labels, max_length)
     rows = list(range(1, len(gold) + 1))
@@ -130,5 +137,5 @@ def evaluate_arrays(
     if before is not None:
         uncalibrated = Tally(labels, shown=0)
         uncalibrated.add(before, gold)
-        result["calibration_before"] = {"temperature": temperature, **uncalibrated.result()["calibration"]}
+        result["calibration_before"] = {**_applied(calibration or Calibration()), **uncalibrated.result()["calibration"]}
     return result

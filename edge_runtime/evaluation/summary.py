@@ -46,12 +46,12 @@ def format_summary(result: dict[str, Any]) -> str:
 
 
 def format_calibration(result: dict[str, Any]) -> list[str]:
-    """ECE, Brier and NLL; before and after the temperature when the bundle has one."""
+    """ECE, Brier and NLL; before and after the bundle's calibration when it has one."""
     cal, before = result["calibration"], result.get("calibration_before")
     bins = f"(top-label confidence, {cal['bins']} equal-width bins)"
     if not before:
         return [f"calibration: ECE {cal['ece']:.4f} {bins}, Brier score {cal['brier']:.4f}, NLL {cal.get('nll', 0):.4f}"]
-    return [f"calibration with the bundle's temperature {before['temperature']:.3f}: ECE {cal['ece']:.4f} {bins}, "
+    return [f"calibration with the bundle's {before['calibration']}: ECE {cal['ece']:.4f} {bins}, "
             f"Brier score {cal['brier']:.4f}, NLL {cal['nll']:.4f}",
             f"  without it (softmax of the logits): ECE {before['ece']:.4f}, Brier score {before['brier']:.4f}, "
             f"NLL {before['nll']:.4f}; labels and accuracy are the same"]

@@ -2,7 +2,8 @@
  * The front class, as `edge_runtime.classifier.Classifier`: a verified bundle and an onnxruntime
  * session. Texts are tokenized, sorted by length, run in batches padded to their longest row (capped
  * in rows and tokens) and returned in input order; probabilities are softmax(logits / T) with the
- * bundle's temperature T. The onnxruntime module is passed in (onnxruntime-node or onnxruntime-web).
+ * bundle's temperature T, then its confidence map (`probabilities`). The onnxruntime module is passed in
+ * (onnxruntime-node or onnxruntime-web).
  */
 
 import { checkLimit, DEFAULT_BATCH_SIZE, DEFAULT_BATCH_TOKENS, planBatches } from "./batching.js";
@@ -32,17 +33,68 @@ const INT_TYPES = { int64: BigInt64Array, int32: Int32Array };
  */
 
 /**
- * Row-wise softmax of logits / temperature, in float64 (the row maximum subtracted first).
+ * One row's probabilities, as `edge_runtime.classifier.probabilities`: softmax of logits / temperature in
+ * float64 (the row maximum subtracted first); with a confidence map, the top probability c becomes
+ * interp(c, from, to), kept above the tie with the runner-up, and the others share 1 - c' as they shared 1 - c.
  * @param {ArrayLike<number>} logits one row
  * @param {number} [temperature]
+ * @param {{from: number[], to: number[]} | null} [confidenceMap]
  * @returns {number[]}
  */
-export function probabilities(logits, temperature = 1) {
+export function probabilities(logits, temperature = 1, confidenceMap = null) {
   const z = Array.from(logits, (x) => x / temperature);
   const max = Math.max(...z);
   const e = z.map((x) => Math.exp(x - max));
   const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((x) => x / sum);
+  const p = e.map((x) => x / sum);
+  if (!confidenceMap || p.length < 2) return p;
+  const best = argmax(Array.from(logits));
+  const rest = p.reduce((a, x, i) => (i === best ? a : a + x), 0);
+  const shares = p.map((x, i) => (i === best ? 0 : rest > 0 ? x / rest : 1 / (p.length - 1)));
+  const runnerUp = Math.max(...shares);
+  const tie = runnerUp / (1 + runnerUp);
+  if (p[best] <= tie + 1e-9) return p; // already level with the runner-up (to rounding): left as it is
+  const mapped = Math.min(Math.max(interp(p[best], confidenceMap.from, confidenceMap.to), tie + 1e-9), 1);
+  return shares.map((s, i) => (i === best ? mapped : s * (1 - mapped)));
+}
+
+/**
+ * numpy.interp: linear between the points, clamped at the ends.
+ * @param {number} x
+ * @param {number[]} xs strictly increasing
+ * @param {number[]} ys
+ */
+function interp(x, xs, ys) {
+  if (x <= xs[0]) return ys[0];
+  const n = xs.length;
+  if (x >= xs[n - 1]) return ys[n - 1];
+  let k = 1;
+  while (xs[k] < x) k++;
+  const slope = (ys[k] - ys[k - 1]) / (xs[k] - xs[k - 1]);
+  return slope * (x - xs[k - 1]) + ys[k - 1];
+}
+
+/**
+ * The bundle's confidence map, null without one; a BundleError when its points are malformed.
+ * @param {any} manifest
+ * @param {string} bundle
+ * @returns {{from: number[], to: number[]} | null}
+ */
+export function confidenceMapOf(manifest, bundle) {
+  const value = manifest.calibration?.confidence_map;
+  if (value === undefined || value === null) return null;
+  const [xs, ys] = [value?.from, value?.to];
+  const numbers = (a) => Array.isArray(a) && a.every((x) => typeof x === "number" && Number.isFinite(x));
+  const rising = (a, strict) => a.every((x, i) => i === 0 || (strict ? a[i - 1] < x : a[i - 1] <= x));
+  if (!(numbers(xs) && numbers(ys) && xs.length === ys.length && xs.length >= 2 && xs.length <= 64 && xs[0] > 0
+    && xs[xs.length - 1] <= 1 && rising(xs, true) && ys[0] >= 0 && ys[ys.length - 1] <= 1 && rising(ys, false))) {
+    throw new BundleError(`bundle ${bundle}: calibration.confidence_map in manifest.json is malformed`, {
+      expected: '{"from": [...], "to": [...]} of the same length 2..64, from strictly increasing in (0, 1], to non-decreasing in [0, 1]',
+      found: JSON.stringify(value).slice(0, 80),
+      hint: "re-export the bundle",
+    });
+  }
+  return { from: xs, to: ys };
 }
 
 /**
@@ -93,6 +145,7 @@ export class Classifier {
     /** @type {string[]} */
     this.labels = [...manifest.labels];
     this.temperature = temperatureOf(manifest, name);
+    this.confidenceMap = confidenceMapOf(manifest, name);
     const metadata = session.inputMetadata ?? session.inputNames.map((n) => ({ name: n, type: "int64" }));
     this.inputs = metadata.map((spec) => {
       const type = String(spec.type ?? "int64").replace(/^tensor\((.*)\)$/, "$1");
@@ -201,7 +254,7 @@ export class Classifier {
    */
   async predictProba(texts, options = {}) {
     const logits = await this.predictLogits(texts, options);
-    return logits.map((row) => probabilities(row, this.temperature));
+    return logits.map((row) => probabilities(row, this.temperature, this.confidenceMap));
   }
 
   /**

@@ -235,9 +235,37 @@ export default {
             "temperature": {
               "type": "number",
               "exclusiveMinimum": 0
+            },
+            "confidence_map": {
+              "type": "object",
+              "required": [
+                "from",
+                "to"
+              ],
+              "additionalProperties": false,
+              "properties": {
+                "from": {
+                  "type": "array",
+                  "items": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1
+                  },
+                  "minItems": 2
+                },
+                "to": {
+                  "type": "array",
+                  "items": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1
+                  },
+                  "minItems": 2
+                }
+              }
             }
           },
-          "description": "probabilities = softmax(logits / temperature); other keys: the fit report"
+          "description": "probabilities = softmax(logits / temperature), then the top probability mapped by confidence_map (piecewise linear; from and to: the same length 2..64, from strictly increasing in (0, 1], to non-decreasing; edge_runtime.confidence); other keys: the fit report"
         }
       ]
     },
