@@ -59,6 +59,8 @@ VARIANTS = [
 ]
 MOBILEBERT_DEFAULT, MOBILEBERT_BEFORE = VARIANTS[9][1], VARIANTS[5][1]
 MOBILEBERT_DEV = 500
+# What a row keeps from its export and dev reviews (``--reuse`` measures speed again, not these).
+ROW_KEYS = ("index", "model", "variant", "bundle", "nodes", "ops", "mib", "agreement", "max_diff")
 FLOOR_SHAPES = {"minilm": (4096, 384, 1536), "mobilebert": (4096, 128, 512)}  # each model's feed-forward MatMul
 
 
@@ -88,44 +90,55 @@ def fresh_process(code: str) -> tuple[float, float]:
     return seconds, rss
 
 
-def one_round(bundle: Path, texts: list[str], threads: int, latency_n: int) -> tuple[float, list[float]]:
-    """ms/review of one batch-32 pass over ``texts`` and the ms of each of the first ``latency_n`` at batch 1,
-    in a session loaded for this round only (so no other session's threads are alive)."""
+def batch_32(bundle: Path, texts: list[str], threads: int) -> float:
+    """ms/review of one batch-32 pass over ``texts`` in a session loaded for it alone (no other session's
+    threads alive)."""
     from edge_runtime import Classifier
 
     clf = Classifier.load(bundle, threads=threads, verify=False)
     clf.predict_proba(texts[:32], batch_size=32)
     start = time.perf_counter()
     clf.predict_proba(texts, batch_size=32)
-    batch = (time.perf_counter() - start) / len(texts) * 1000
-    took = []
-    for text in texts[:latency_n]:
-        start = time.perf_counter()
-        clf.predict_proba([text], batch_size=1)
-        took.append((time.perf_counter() - start) * 1000)
-    return batch, took
+    return (time.perf_counter() - start) / len(texts) * 1000
+
+
+def batch_1(bundles: list[Path], texts: list[str], threads: int, rounds: int) -> list[list[float]]:
+    """ms of every text at batch 1 for each bundle, ``rounds`` times, the bundles taking turns text by text
+    (each text's times are paired: a slow moment of the machine falls on one text of every bundle)."""
+    from edge_runtime import Classifier
+
+    classifiers = [Classifier.load(bundle, threads=threads, verify=False) for bundle in bundles]
+    for clf in classifiers:
+        clf.predict_proba(texts[:1], batch_size=1)
+    took: list[list[float]] = [[] for _ in bundles]
+    for _ in range(rounds):
+        for text in texts:
+            for clf, times in zip(classifiers, took):
+                start = time.perf_counter()
+                clf.predict_proba([text], batch_size=1)
+                times.append((time.perf_counter() - start) * 1000)
+    return took
 
 
 def measure(rows: list[dict], texts: list[str], args, log) -> None:
-    """Speed, cold start and peak RSS of every row's bundle, interleaved: each round visits every bundle once,
-    so a slow spell of the machine touches all of them alike. Batch 32: the best round; batch 1: percentiles
-    over every round's latencies; cold start and RSS: medians."""
-    found: dict[str, dict[str, list]] = {row["bundle"]: {"batch": [], "single": [], "cold": []} for row in rows}
+    """Speed, cold start and peak RSS of every row's bundle, interleaved so that a slow spell of the machine
+    touches all of them alike: batch 32, the best of ``rounds`` rounds that each visit every bundle once;
+    batch 1, percentiles over the paired times of ``batch_1``; cold start and RSS, medians over as many
+    rounds of fresh processes."""
+    best = {row["bundle"]: float("inf") for row in rows}
     for turn in range(args.rounds):
         for row in rows:
-            batch, took = one_round(Path(row["bundle"]), texts, args.threads, args.latency_n)
-            found[row["bundle"]]["batch"].append(batch)
-            found[row["bundle"]]["single"] += took
-        log(f"speed round {turn + 1}/{args.rounds} done")
+            best[row["bundle"]] = min(best[row["bundle"]], batch_32(Path(row["bundle"]), texts, args.threads))
+        log(f"batch-32 round {turn + 1}/{args.rounds} done")
+    single = batch_1([Path(row["bundle"]) for row in rows], texts[:args.latency_n], args.threads, args.rounds)
+    cold: dict[str, list] = {row["bundle"]: [] for row in rows}
     for _ in range(args.cold_runs):
         for row in rows:
-            found[row["bundle"]]["cold"].append(fresh_process(COLD_START.format(
-                bundle=row["bundle"], threads=args.threads, text=PROBE)))
-    for row in rows:
-        got = found[row["bundle"]]
-        row.update(ms=min(got["batch"]), p50=float(np.percentile(got["single"], 50)),
-                   p95=float(np.percentile(got["single"], 95)), cold_s=statistics.median(c[0] for c in got["cold"]),
-                   rss_mib=statistics.median(c[1] for c in got["cold"]))
+            cold[row["bundle"]].append(fresh_process(COLD_START.format(bundle=row["bundle"], threads=args.threads, text=PROBE)))
+    for row, took in zip(rows, single):
+        row.update(ms=best[row["bundle"]], p50=float(np.percentile(took, 50)), p95=float(np.percentile(took, 95)),
+                   cold_s=statistics.median(c[0] for c in cold[row["bundle"]]),
+                   rss_mib=statistics.median(c[1] for c in cold[row["bundle"]]))
 
 
 def padded_tokens(bundle: Path, texts: list[str]) -> float:
@@ -224,8 +237,9 @@ def run(args: argparse.Namespace, work: Path, log) -> dict:
     chosen = args.variants if args.variants is not None else range(len(VARIANTS))
     saved = work / "results.json"
     results = {"rows": [], "floors": {}, "profiles": {}}
-    if args.variants is not None and saved.exists():
+    if (args.variants is not None or args.reuse) and saved.exists():
         results = json.loads(saved.read_text())
+    before = {row["index"]: row for row in results["rows"]}
     results.update(n=len(texts), dev_n=len(dev), latency_n=args.latency_n, threads=args.threads,
                    cold_runs=args.cold_runs, rounds=args.rounds)
     results["rows"] = [row for row in results["rows"] if row["index"] not in chosen]
@@ -236,6 +250,9 @@ def run(args: argparse.Namespace, work: Path, log) -> dict:
     for index in order:
         tag, variant, options, settings = VARIANTS[index]
         bundle = work / f"{tag}-{index}"
+        if args.reuse and index in before and before[index]["bundle"] == str(bundle):
+            new.append({key: before[index][key] for key in ROW_KEYS})  # its export and agreement as measured
+            continue
         if not (args.reuse and (bundle / "manifest.json").exists()):
             # our own checkpoints calibrate on their validation texts; the random one on 200 training-pool reviews
             extra = {} if (checkpoints[tag] / "mobilebert_edge.json").exists() else {
@@ -289,12 +306,12 @@ def report(results: dict, command: str, minilm_fine_tuned: bool = True) -> str:
     """The int8-edge section: setup, the table, the floors, the profiles and a reading against the goals."""
     rows, floors = results["rows"], results["floors"]
     lines = [
-        "## int8 on the edge: MiniLM-L6 and MobileBERT, graph passes, the int8 MatMul floor", "",
+        "## int8-edge: MiniLM-L6 and MobileBERT int8, graph passes, the int8 MatMul floor", "",
         f"Machine: {machine_summary()}; onnxruntime threads {results['threads']}. Revision {git_revision()}. "
         f"Speed: the first {results['n']} held-out reviews (`bench.heldout.heldout({results['n']})`), batch 32 sorted by "
-        f"length and padded to the longest (the best of {results.get('rounds', 2)} rounds); batch 1: the first "
-        f"{results['latency_n']} one at a time (percentiles over all rounds). The bundles are measured interleaved: "
-        "each round loads every bundle in turn, so a slow spell of the machine touches them all alike. "
+        f"length and padded to the longest, the best of {results.get('rounds', 2)} rounds that each load every bundle "
+        f"in turn; batch 1: the first {results['latency_n']} one at a time, {results.get('rounds', 2)} times, the bundles "
+        "taking turns text by text (percentiles over all), so a slow spell of the machine touches every bundle alike. "
         f"Agreement: labels against the same model's fp32 bundle on {results['dev_n']} dev reviews (training pool, "
         f"after the 400 the random MobileBERT calibrates and is gated on; MobileBERT: the first "
         f"{min(MOBILEBERT_DEV, results['dev_n'])}). Cold start and peak RSS: a fresh process "
@@ -408,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="int8 variants to profile (default: the last of each model)")
     parser.add_argument("--variants", type=lambda text: [int(i) for i in text.split(",")], default=None,
                         metavar="I,J", help="measure only these rows of VARIANTS (by index), keeping WORK's others")
-    parser.add_argument("--reuse", action="store_true", help="keep the bundles WORK already holds (no export)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the bundles WORK already holds (no export; rows in its results.json: speed measured again)")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from WORK/results.json")
     parser.add_argument("--no-write", action="store_true")

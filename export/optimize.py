@@ -23,6 +23,11 @@ BERT_LIKE = {"bert", "roberta", "distilbert", "electra", "xlm-roberta", "camembe
 ATTENTION_OPS = ("Attention", "MultiHeadAttention")
 # The arrangement each int8 form gets (fp32: "fp32"). QDQ has no fused form of the projections.
 ATTENTION_FOR = {"fp32": "Attention", "static": "Attention", "qdq": "MultiHeadAttention", "dynamic": "Attention"}
+# Residual adds stay Add + LayerNormalization instead of SkipLayerNormalization: onnxruntime's CPU kernel of
+# the fused op is a scalar loop, several times slower than the two ops it replaces (docs/BENCHMARKS.md,
+# int8-edge). Storing the graph keeps them apart too (onnxruntime's own fusion of the pair is disabled).
+FUSE_SKIP_LAYER_NORM = False
+SKIP_LAYER_NORM_FUSION = "SkipLayerNormFusion"  # onnxruntime's graph transformer that makes it on load
 # Stored graphs are optimized at this onnxruntime level: fusions that hold on any CPU. "all" adds
 # layout transforms specific to the exporting machine (onnxruntime warns not to store those).
 BAKE_LEVEL = "extended"
@@ -48,6 +53,7 @@ def optimize(src: Path, out: Path, config: dict[str, Any], attention: str = "Att
     kind = "distilbert" if model_type == "distilbert" else "bert"
     options = FusionOptions(kind)
     options.use_multi_head_attention = attention == "MultiHeadAttention"
+    options.enable_skip_layer_norm = options.enable_bias_skip_layer_norm = FUSE_SKIP_LAYER_NORM
     heads = int(config.get("num_attention_heads") or 0)
     hidden = int(config.get("true_hidden_size") or config.get("hidden_size") or config.get("dim") or 0)
     for name in ("onnxruntime.transformers", "fusion"):
@@ -86,7 +92,8 @@ def bake(src: Path, out: Path) -> dict[str, Any]:
 
     options = session_options(BAKE_LEVEL)
     options.optimized_model_filepath = str(out)
-    ort.InferenceSession(str(src), options, providers=["CPUExecutionProvider"])
+    ort.InferenceSession(str(src), options, providers=["CPUExecutionProvider"],
+                         disabled_optimizers=[] if FUSE_SKIP_LAYER_NORM else [SKIP_LAYER_NORM_FUSION])
     before = Counter(node.op_type for node in onnx.load(str(src), load_external_data=False).graph.node)
     after = Counter(node.op_type for node in onnx.load(str(out), load_external_data=False).graph.node)
     return {
