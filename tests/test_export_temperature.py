@@ -207,3 +207,7 @@ def test_export_cli_probability_data(tiny_mobilebert_dir: Path, tmp_path: Path, 
     entry = json.loads((out / "manifest.json").read_text())["calibration"]
     assert entry["source"] == "fit.csv" and entry["texts"] == 60
     assert "calibration: temperature " in capsys.readouterr().err
+    assert main(["export", str(tiny_mobilebert_dir), "--out", str(out), "--precision", "fp32", "--overwrite",
+                 "--probability-data", str(data), "--no-probability-calibration"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["calibration"] is None
+    assert "calibration: off (probabilities are the model's softmax)" in capsys.readouterr().err
