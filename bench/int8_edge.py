@@ -241,7 +241,7 @@ def run(args: argparse.Namespace, work: Path, log) -> dict:
         results = json.loads(saved.read_text())
     before = {row["index"]: row for row in results["rows"]}
     results.update(n=len(texts), dev_n=len(dev), latency_n=args.latency_n, threads=args.threads,
-                   cold_runs=args.cold_runs, rounds=args.rounds)
+                   cold_runs=args.cold_runs, rounds=args.rounds, batch_1="paired")
     results["rows"] = [row for row in results["rows"] if row["index"] not in chosen]
     # each model's fp32 bundle first: the int8 rows' agreement is against its dev probabilities
     order = sorted((i for i in chosen if checkpoints[VARIANTS[i][0]] is not None),
@@ -310,9 +310,10 @@ def report(results: dict, command: str, minilm_fine_tuned: bool = True) -> str:
         f"Machine: {machine_summary()}; onnxruntime threads {results['threads']}. Revision {git_revision()}. "
         f"Speed: the first {results['n']} held-out reviews (`bench.heldout.heldout({results['n']})`), batch 32 sorted by "
         f"length and padded to the longest, the best of {results.get('rounds', 2)} rounds that each load every bundle "
-        f"in turn; batch 1: the first {results['latency_n']} one at a time, {results.get('rounds', 2)} times, the bundles "
-        "taking turns text by text (percentiles over all), so a slow spell of the machine touches every bundle alike. "
-        f"Agreement: labels against the same model's fp32 bundle on {results['dev_n']} dev reviews (training pool, "
+        f"in turn; batch 1: the first {results['latency_n']} one at a time, {results.get('rounds', 2)} times, "
+        + ("the bundles taking turns text by text (percentiles over all), so a slow spell of the machine touches every "
+           "bundle alike. " if results.get("batch_1") == "paired" else "each bundle in its round (percentiles over all). ")
+        + f"Agreement: labels against the same model's fp32 bundle on {results['dev_n']} dev reviews (training pool, "
         f"after the 400 the random MobileBERT calibrates and is gated on; MobileBERT: the first "
         f"{min(MOBILEBERT_DEV, results['dev_n'])}). Cold start and peak RSS: a fresh process "
         f"importing the runtime, loading the bundle and predicting one review (median of {results['cold_runs']}). "
@@ -331,6 +332,7 @@ def report(results: dict, command: str, minilm_fine_tuned: bool = True) -> str:
         lines.append(f"| {MODELS[row['model']]} | {row['variant']} | {row['nodes']} | {row['ms']:.2f} | {ratio} | "
                      f"{row['p50']:.1f} | {row['p95']:.1f} | {row['cold_s']:.3f} s | {row['rss_mib']:.0f} MiB | "
                      f"{row['agreement']:.2f}% | {row['max_diff']:.4f} | {row['mib']:.1f} MiB |")
+    lines += goals(rows, floors, minilm_fine_tuned) + tried(rows)
     lines += [] if not floors else ["", "int8 MatMul floor: one plain `MatMulIntegerToFloat` (uint8 x int8, per-column scales) of each model's "
               "feed-forward shape; floor = int8 multiply-adds per token x padded tokens per review / its throughput.", "",
               "| model | plain kernel shape | GOPS | int8 multiply-adds per token | padded tokens per review | floor ms/review |",
@@ -351,7 +353,6 @@ def report(results: dict, command: str, minilm_fine_tuned: bool = True) -> str:
             lines += ["", f"{MODELS[row['model']]} {row['variant']}, stored ops: {top}."]
     if results.get("note"):
         lines += ["", results["note"]]
-    lines += goals(rows, floors, minilm_fine_tuned) + tried(rows)
     lines += ["", f"Command (from the repository root): `{command}`"]
     return "\n".join(lines) + "\n"
 
@@ -382,7 +383,7 @@ def tried(rows: list[dict]) -> list[str]:
         lines.append(f"- {MODELS[row['model']]}, {row['variant'][6:]}: {row['ms']:.2f} ms/review at batch 32 "
                      f"({row['ms'] / base['ms'] - 1:+.0%}), batch-1 p50 {row['p50']:.1f} ms ({row['p50'] / base['p50'] - 1:+.0%}), "
                      f"{row['nodes']} nodes, agreement {row['agreement']:.2f}%")
-    return ["", "Not the default, each against its model's export default (int8): "] + lines if lines else []
+    return ["", "Not the default, each against its model's export default (int8):", ""] + lines if lines else []
 
 
 def goals(rows: list[dict], floors: dict, minilm_fine_tuned: bool = True) -> list[str]:
