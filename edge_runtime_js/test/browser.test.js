@@ -12,9 +12,10 @@ import { compareProbabilities, differingIds, tolerance } from "./compare.js";
 import { fixture, FIXTURES } from "./fixtures.js";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-// WASM runs the MiniLM bundle at ~250 ms per review on 2 cores (docs/BENCHMARKS.md, js-runtime): the
-// browser compares the first 500 reviews (Node compares all 2,000); MBE_JS_BROWSER_TEXTS=2000 for all.
-const BROWSER_TEXTS = Number(process.env.MBE_JS_BROWSER_TEXTS ?? 500);
+// Every text of each fixture (2,000 IMDb reviews for the MiniLM bundle), sent to the page in chunks (one
+// page.evaluate stays well under the protocol's timeout); MBE_JS_BROWSER_TEXTS=N compares the first N only.
+const BROWSER_TEXTS = Number(process.env.MBE_JS_BROWSER_TEXTS ?? Infinity);
+const CHUNK = 256;
 const skip = existsSync(CHROMIUM) || process.env.MBE_JS_REQUIRE_ALL ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
 let browser, server, page;
 /** @type {Map<string, {worst: number, atol: number}>} */
@@ -41,25 +42,33 @@ after(async () => {
   await server?.close();
 });
 
-for (const name of ["tiny-fp32", "tiny-int8", "minilm-int8"]) {
+for (const name of ["tiny-fp32", "tiny-int8", "minilm-int8", "minilm-fp32"]) {
   const all = skip ? null : fixture(`${name}.json`, { optional: name.startsWith("minilm") });
   const expected = all && { texts: all.texts.slice(0, BROWSER_TEXTS), ids: all.ids.slice(0, BROWSER_TEXTS), probabilities: all.probabilities.slice(0, BROWSER_TEXTS) };
   test(`Chromium gives Python's ids and probabilities: ${name}`, { skip: skip || (expected ? false : "no fixture (make_fixtures.py --imdb)") }, async () => {
     await openDemo(name);
-    const found = await page.evaluate(async (texts) => {
-      const clf = await globalThis.mobilebertEdge.load(new URLSearchParams(location.search).get("bundle"));
-      return { manifest: clf.manifest, ids: clf.tokenizerIds(texts), proba: await clf.predictProba(texts, { batchSize: 32 }) };
-    }, expected.texts);
+    const found = { ids: [], proba: [] };
+    for (let start = 0; start < expected.texts.length; start += CHUNK) {
+      const part = await page.evaluate(async (texts) => {
+        const clf = globalThis.mobilebertEdge.classifier; // the one the page loaded
+        return { manifest: clf.manifest, ids: clf.tokenizerIds(texts), proba: await clf.predictProba(texts, { batchSize: 32 }) };
+      }, expected.texts.slice(start, start + CHUNK));
+      found.manifest = part.manifest;
+      found.ids.push(...part.ids);
+      found.proba.push(...part.proba);
+    }
     assert.deepEqual(differingIds(found.ids, expected.ids), []);
     const { atol, agreement } = tolerance(found.manifest);
-    const result = compareProbabilities(found.proba, expected.probabilities);
-    console.log(`Chromium ${name}: ${result.rows} texts, max |diff| ${result.worst.toExponential(2)} (atol ${atol}), labels equal ${(100 * result.agreement).toFixed(2)}%`);
+    const result = compareProbabilities(found.proba, expected.probabilities, atol);
+    console.log(`Chromium ${name}: ${result.rows} texts, max |diff| ${result.worst.toExponential(2)} (atol ${atol}; ${result.over} texts over it), labels equal ${(100 * result.agreement).toFixed(2)}%`);
     assert.ok(result.agreement >= agreement, `labels equal on ${result.agreement}`);
     worst.set(name, { worst: result.worst, atol });
   });
-  // WASM's int8 kernels round differently from x86's: on the MiniLM bundle one review in 500 moved by
-  // 2.3e-2, above its golden atol 0.02 (labels all equal). Reported, not hidden, and not loosened.
-  const known = name === "minilm-int8" ? "WASM int8 kernels: max |diff| 2.3e-2 > atol 0.02 on the MiniLM bundle" : false;
+  // WASM's float kernels differ from x86's in the last bits (the fp32 MiniLM: 1e-6) and the int8 graph's
+  // QuantizeLinear nodes now and then round such an activation to another integer: on the MiniLM int8
+  // bundle a few of the 2,000 reviews move by up to 3.7e-2, above its golden atol 0.02 (labels all equal).
+  // Reported, not hidden, and not loosened (docs/BENCHMARKS.md, js-runtime).
+  const known = name === "minilm-int8" ? "WASM float kernels + int8 rounding: max |diff| 3.7e-2 > atol 0.02 on the MiniLM int8 bundle" : false;
   test(`Chromium's probabilities within the contract's tolerance: ${name}`, { skip: skip || (expected ? false : "no fixture"), todo: known }, () => {
     const { worst: diff, atol } = worst.get(name) ?? { worst: Infinity, atol: 0 };
     assert.ok(diff <= atol, `max |diff| ${diff} > ${atol}`);

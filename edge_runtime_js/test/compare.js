@@ -1,19 +1,24 @@
 /** How a runtime's answers are compared with Python's: the same helper for Node and Chromium. */
 
 /**
- * Largest absolute probability difference and label agreement between two tables of probabilities.
+ * Largest absolute probability difference, label agreement and the rows further than `atol` between
+ * two tables of probabilities.
  * @param {number[][]} found
  * @param {number[][]} expected
+ * @param {number} [atol]
  */
-export function compareProbabilities(found, expected) {
+export function compareProbabilities(found, expected, atol = Infinity) {
   if (found.length !== expected.length) throw new Error(`${found.length} rows against ${expected.length}`);
   let worst = 0;
   let same = 0;
+  let over = 0;
   found.forEach((row, i) => {
-    row.forEach((p, k) => (worst = Math.max(worst, Math.abs(p - expected[i][k]))));
+    const diff = Math.max(...row.map((p, k) => Math.abs(p - expected[i][k])));
+    worst = Math.max(worst, diff);
+    over += diff > atol ? 1 : 0;
     same += argmax(row) === argmax(expected[i]) ? 1 : 0;
   });
-  return { worst, agreement: same / found.length, rows: found.length };
+  return { worst, agreement: same / found.length, rows: found.length, over };
 }
 
 /** @param {number[]} row */

@@ -10,8 +10,9 @@ Writes into ``edge_runtime_js/.fixtures`` (gitignored):
   control characters, very long words, texts far over the limit, special-token strings) with the
   ids Python's ``TextEncoder`` gives them for the MiniLM tokenizer under each truncation rule;
 - ``tiny-fp32.json``, ``tiny-int8.json``: texts and Python's probabilities for those bundles;
-- with ``--imdb``: ``minilm-int8/`` (MiniLM-L6 fine-tuned one short epoch on the tutorial sample,
-  exported int8) and ``minilm-int8.json``: 2,000 held-out IMDb reviews with Python's probabilities;
+- with ``--imdb``: ``minilm-int8/`` and ``minilm-fp32/`` (MiniLM-L6 fine-tuned one short epoch on the
+  tutorial sample, exported int8 and fp32) and ``minilm-int8.json``, ``minilm-fp32.json``: 2,000 held-out
+  IMDb reviews with Python's probabilities;
 - ``cli.json``: the Python CLI's output for ``predict`` and ``check`` on the tiny bundles (``check
   --public-key`` on ``tiny-int8-signed/``, signed with ``maker.pub.pem``'s private key);
 - ``schema.json``: ``edge_runtime.manifest_schema.SCHEMA``.
@@ -196,19 +197,21 @@ def tiny(out: Path) -> None:
 
 
 def imdb(out: Path) -> None:
-    """A MiniLM fine-tuned one short epoch on the tutorial sample, exported int8 (cached: a checkpoint
+    """A MiniLM fine-tuned one short epoch on the tutorial sample, exported int8 and fp32 (cached: a checkpoint
     already in ``minilm-checkpoint/``, e.g. one of ``train``'s runs on the tutorial sample, is used as is)."""
     from conftest import TUTORIAL_CSV
 
-    checkpoint, bundle = out / "minilm-checkpoint", out / "minilm-int8"
+    checkpoint = out / "minilm-checkpoint"
     if not (checkpoint / "config.json").exists():
         subprocess.run([sys.executable, "-m", "mobilebert_edge", "train", "--data", str(TUTORIAL_CSV), "--model", str(minilm_dir()),
                         "--out", str(checkpoint), "--overwrite", "--max-length", "128", "--epochs", "1", "--seed", "0"],
                        check=True, stdout=subprocess.DEVNULL)
-    if not (bundle / "manifest.json").exists():
-        export(checkpoint, bundle)
     reviews = imdb_reviews(N_IMDB)
-    predictions(bundle, [t for t, _ in reviews], out / "minilm-int8.json", [label for _, label in reviews])
+    for precision in ("int8", "fp32"):
+        bundle = out / f"minilm-{precision}"
+        if not (bundle / "manifest.json").exists():
+            export(checkpoint, bundle, "--precision", precision)
+        predictions(bundle, [t for t, _ in reviews], out / f"minilm-{precision}.json", [label for _, label in reviews])
 
 
 def write_json(path: Path, value: object) -> None:
@@ -218,7 +221,7 @@ def write_json(path: Path, value: object) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--imdb", action="store_true", help="also the fine-tuned MiniLM int8 bundle and 2,000 IMDb reviews")
+    parser.add_argument("--imdb", action="store_true", help="also the fine-tuned MiniLM bundles (int8, fp32) and 2,000 IMDb reviews")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     from edge_runtime.manifest_schema import SCHEMA
