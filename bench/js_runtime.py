@@ -1,12 +1,15 @@
 """The JavaScript runtime against the Python one: the same bundle and texts, timed in one run in
 Python, Node (onnxruntime-node) and headless Chromium (onnxruntime-web, WASM), each in a fresh process.
-Also the install size of each runtime's dependencies and the bytes a browser downloads. Writes the
-"js-runtime" section of docs/BENCHMARKS.md.
+Also the install size of each runtime's dependencies and the bytes a browser downloads; the same
+checkpoint's other bundle forms (QDQ int8, fp32) timed and compared in Python and Chromium; and each
+runtime's own per-op profile of one batch (int8 and fp32), which says where Chromium loses its time.
+Writes the "js-runtime" section of docs/BENCHMARKS.md.
 
     flock /tmp/mbe-heavy.lock python -m bench.js_runtime [--bundle DIR] [--texts 256] [--single 50]
 
 The bundle defaults to the fine-tuned MiniLM int8 bundle of the JS parity tests
-(``python edge_runtime_js/test/make_fixtures.py --imdb``); the texts are held-out IMDb reviews.
+(``python edge_runtime_js/test/make_fixtures.py --imdb``), the other forms are exported from its
+checkpoint when missing; the texts are held-out IMDb reviews.
 """
 
 from __future__ import annotations
