@@ -303,7 +303,10 @@ def reading(rows: list[dict], form_rows: list[dict], profiles: dict[str, tuple[d
     fastest = min(form_rows, key=lambda row: row["chromium_ms"])
     int8_profile, fp32_profile = profiles.values()
     quantizers = int8["manifest"]["report"].get("graph", {}).get("ops", {}).get("QuantizeLinear", "?")
-    goal = lambda x, limit: f"{x:.2f}x (goal: within {limit}x, {'met' if x <= limit else 'not met'})"  # noqa: E731
+
+    def goal(x: float, limit: float) -> str:
+        return f"{x:.2f}x (goal: within {limit}x, {'met' if x <= limit else 'not met'})"
+
     return (
         f"Reading: Node takes {goal(node['batch32_ms'] / python['batch32_ms'], 1.5)} Python's time per review at batch 32, "
         f"Chromium {goal(chromium['batch32_ms'] / python['batch32_ms'], 3)}. By op type, Chromium's int8 matrix products "
