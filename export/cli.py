@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     probs.add_argument(
         "--probability-data", type=Path, default=None, metavar="FILE",
         help="labelled texts to calibrate the bundle's probabilities on (default: the evaluation texts): a temperature, "
-        "and from 200 texts on a confidence map (how many to give: docs/BENCHMARKS.md, section calibration); "
+        "and from 500 texts on a confidence map (how many to give: docs/BENCHMARKS.md, section calibration); "
         "labels never change",
     )
     probs.add_argument(

@@ -30,9 +30,10 @@ from edge_runtime.confidence import METHOD, Calibration
 from edge_runtime.evaluation.metrics import brier_score, calibration_sums, expected_calibration_error
 
 MIN_TEXTS = 50  # fewer labelled texts than this: T stays 1
-MIN_MAP_TEXTS = 200  # fewer than this: no confidence map (docs/BENCHMARKS.md, section calibration)
+MIN_MAP_TEXTS = 500  # fewer than this: no confidence map (docs/BENCHMARKS.md, section calibration)
 BINS = 10
 CEILING_GAP = 1e-4  # the map never promises certainty
+DECIMALS = 6  # the map's points as stored in the manifest
 LOG_T_RANGE = (math.log(1e-2), math.log(1e2))
 BOOTSTRAP = 200
 SEED = 0
@@ -80,10 +81,10 @@ def fit_confidence_map(confidence: np.ndarray, right: np.ndarray, num_labels: in
     """Points (from, to) of the monotone map from top probability to accuracy; None when they would be fewer than 2."""
     order = np.argsort(confidence, kind="stable")
     chunks = [c for c in np.array_split(order, min(bins, len(order))) if len(c)]
-    xs = np.array([confidence[c].mean() for c in chunks])
+    xs = np.round([confidence[c].mean() for c in chunks], DECIMALS)  # as stored: the loader needs them strictly increasing
     ys = np.array([right[c].mean() for c in chunks])
     counts = np.array([len(c) for c in chunks], dtype=np.float64)
-    keep = np.concatenate([[True], np.diff(xs) > 0])  # bins of one repeated confidence become one point
+    keep = np.concatenate([[True], np.diff(xs) > 0])  # bins of one (stored) confidence become one point
     if not keep.all():
         groups = np.cumsum(keep) - 1
         ys = np.bincount(groups, ys * counts) / np.bincount(groups, counts)
@@ -91,7 +92,7 @@ def fit_confidence_map(confidence: np.ndarray, right: np.ndarray, num_labels: in
     if len(xs) < 2:
         return None
     ys = np.clip(pool_adjacent_violators(ys, counts), 1.0 / num_labels, 1.0 - CEILING_GAP)
-    return tuple(round(float(x), 6) for x in xs), tuple(round(float(y), 6) for y in ys)
+    return tuple(float(x) for x in xs), tuple(round(float(y), DECIMALS) for y in ys)
 
 
 def scores(logits: np.ndarray, gold: Sequence[int], calibration: Calibration | None = None) -> dict[str, float]:

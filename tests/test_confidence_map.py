@@ -47,6 +47,17 @@ def test_one_repeated_confidence_gives_no_map():
     assert fit_confidence_map(np.full(300, 0.8), np.arange(300) % 2 == 0, num_labels=2) is None
 
 
+def test_bins_that_differ_below_the_stored_precision_become_one_point():
+    """A random-weight model puts every confidence within 1e-6 of 0.5: the stored points stay strictly increasing."""
+    rng = np.random.default_rng(1)
+    confidence = 0.5 + np.sort(rng.uniform(0, 3e-6, 600))
+    xs, ys = fit_confidence_map(confidence, rng.random(600) < 0.5, num_labels=2)
+    assert len(xs) < 10 and all(a < b for a, b in zip(xs, xs[1:])) and all(a <= b for a, b in zip(ys, ys[1:]))
+    assert xs == tuple(round(x, 6) for x in xs)
+    entry = {"method": "temperature", "temperature": 1.0, "confidence_map": {"from": list(xs), "to": list(ys)}}
+    assert calibration_of({"calibration": entry}).confidence_map == (xs, ys)  # the loader takes it
+
+
 @pytest.mark.parametrize("labels", [2, 3, 5])
 def test_the_map_never_changes_a_label_on_any_text(labels: int):
     rng = np.random.default_rng(labels)

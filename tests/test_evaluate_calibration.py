@@ -92,7 +92,8 @@ def test_evaluate_cli_prints_both_and_the_coverage_table(calibrated, tmp_path, c
     out = capsys.readouterr().out
     assert "calibration with the bundle's temperature " in out and "-point confidence map: ECE" in out and "without it (softmax of the logits): ECE" in out
     assert "min confidence  accepted  coverage  accuracy" in out
-    assert "target accuracy 50.00%: --min-confidence 0.000 keeps 250 of 250 texts (100.00%)" in out
+    n = MIN_MAP_TEXTS + 50
+    assert f"target accuracy 50.00%: --min-confidence 0.000 keeps {n} of {n} texts (100.00%)" in out
     assert (tmp_path / "report" / "coverage.png").stat().st_size > 1000
     assert "Coverage and accuracy" in (tmp_path / "report" / "report.html").read_text()
 

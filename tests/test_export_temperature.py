@@ -71,7 +71,7 @@ def test_a_fit_that_cannot_lower_the_nll_keeps_t_1():
     entry = calibrate(logits, np.arange(100) % 2, source="flat.csv")
     assert entry["temperature"] == 1.0 and not entry["fitted"] and "confidence_map" not in entry
     assert entry["note"].startswith("T = 1: T = ") and entry["note"].endswith(
-        "does not lower the NLL on the fitting texts; no confidence map: 100 labelled texts, at least 200 needed")
+        f"does not lower the NLL on the fitting texts; no confidence map: 100 labelled texts, at least {MIN_MAP_TEXTS} needed")
 
 
 def labelled_file(path: Path, n: int = 120, seed: int = 0) -> Path:
