@@ -42,8 +42,9 @@ def machine_summary() -> str:
 def command_line(*, drop: tuple[str, ...] = (), drop_with_value: tuple[str, ...] = ()) -> str:
     """The command that ran this process, as a user would type it from the repository root, without the
     flags in ``drop`` and the options in ``drop_with_value`` (``--opt VALUE`` or ``--opt=VALUE``)."""
-    kept, skip = [], False
-    for arg in sys.argv:
+    spec = getattr(sys.modules["__main__"], "__spec__", None)  # set when run as python -m NAME
+    kept, skip = ([] if spec is None else ["-m", spec.name]), False
+    for arg in sys.argv if spec is None else sys.argv[1:]:
         if skip:
             skip = False
         elif arg in drop or arg.split("=", 1)[0] in drop_with_value and "=" in arg:

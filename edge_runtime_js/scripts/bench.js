@@ -79,7 +79,7 @@ async function withChromium(mounts, work) {
   const puppeteer = (await import("puppeteer-core")).default;
   const { serve } = await import("../demo/serve.js");
   const server = await serve(mounts);
-  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"], protocolTimeout: 3_600_000 }); // forms: minutes in one call
   try {
     return await work(browser, server);
   } finally {
