@@ -157,11 +157,15 @@ def ensure_forms(checkpoint: Path) -> list[Path]:
     return bundles
 
 
-def form_name(manifest: dict) -> str:
+def precision_name(manifest: dict) -> str:
+    """The bundle's form: fp32, or int8 and its quantization (static, qdq, ...)."""
     model = manifest["model"]
-    name = model["precision"] if model["precision"] == "fp32" else f"int8 {model.get('quantization', '?')}"
+    return model["precision"] if model["precision"] == "fp32" else f"int8 {model.get('quantization', '?')}"
+
+
+def form_name(manifest: dict) -> str:
     temperature = (manifest.get("calibration") or {}).get("temperature")
-    return f"{name}, {'T ' + format(temperature, '.2f') if temperature else 'no temperature'}"
+    return f"{precision_name(manifest)}, {'T ' + format(temperature, '.2f') if temperature else 'no temperature'}"
 
 
 def tolerance(manifest: dict) -> float:
@@ -324,7 +328,7 @@ def reading(rows: list[dict], form_rows: list[dict], profiles: dict[str, tuple[d
     int8_profile, fp32_profile = profiles.values()
     quantizers = int8["manifest"]["report"].get("graph", {}).get("ops", {}).get("QuantizeLinear", "?")
     norm = next((op for op in ("SkipLayerNormalization", "LayerNormalization") if op in int8_profile[0]["ops_ms"]), "LayerNormalization")
-    beyond = ", ".join(f"{form_name(row['manifest']).split(',')[0]} {row['over']}" for row in form_rows)
+    beyond = ", ".join(f"{precision_name(row['manifest'])} {row['over']}" for row in form_rows)
 
     def goal(x: float, limit: float) -> str:
         return f"{x:.2f}x (goal: within {limit}x, {'met' if x <= limit else 'not met'})"
